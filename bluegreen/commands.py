@@ -1,0 +1,84 @@
+"""Pure command builders: each returns the argv to run on the host, nothing is executed here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from bluegreen.render import PROXY_CONFIG_DIR
+
+COMPOSE_V2 = ("docker", "compose")
+COMPOSE_V1 = ("docker-compose",)
+LOCK_ACQUIRED = "bluegreen-lock-acquired"
+
+
+@dataclass(frozen=True)
+class Compose:
+    """One compose project on the host: `<compose> -p PROJECT -f FILE... ARGS`, with its environment."""
+
+    program: tuple[str, ...]
+    project: str
+    files: tuple[str, ...]
+    env: Mapping[str, str]
+
+    def __call__(self, *args: str) -> list[str]:
+        env = [f"{key}={value}" for key, value in sorted(self.env.items())]
+        files = [arg for path in self.files for arg in ("-f", path)]
+        prefix = ["env", *env] if env else []
+        return [*prefix, *self.program, "-p", self.project, *files, *args]
+
+    def pull(self) -> list[str]:
+        return self("pull", "--quiet")
+
+    def up(self) -> list[str]:
+        return self("up", "--detach", "--remove-orphans")
+
+    def stop(self, timeout: int = 10) -> list[str]:
+        return self("stop", "--timeout", str(timeout))
+
+    def down(self) -> list[str]:
+        return self("down", "--remove-orphans", "--timeout", "10")
+
+
+def compose_version(program: Sequence[str]) -> list[str]:
+    return [*program, "version"]
+
+
+def make_dirs(*paths: str) -> list[str]:
+    return ["mkdir", "-p", "--", *paths]
+
+
+def take_lock(lock_file: str, wait_seconds: float) -> list[str]:
+    """Hold an flock on lock_file for as long as the SSH channel is open.
+
+    `cat` blocks on the channel's stdin; when the deploy ends, dies or loses its connection, stdin
+    closes, cat exits and the kernel releases the lock: a killed deploy never blocks the next one.
+    """
+    return [
+        "flock", "--exclusive", "--wait", f"{wait_seconds:g}", "--conflict-exit-code", "75",
+        lock_file, "sh", "-c", f"echo {LOCK_ACQUIRED} && exec cat",
+    ]  # fmt: skip
+
+
+def nginx_test(container: str, config_path: str) -> list[str]:
+    return ["docker", "exec", container, "nginx", "-t", "-q", "-c", config_path]
+
+
+def nginx_test_in_new_container(image: str, config_dir: str, config_path: str) -> list[str]:
+    """`nginx -t` before the proxy runs: a throwaway container with the same mount."""
+    mount = f"{config_dir}:{PROXY_CONFIG_DIR}:ro"
+    return ["docker", "run", "--rm", "--network", "host", "--volume", mount, image,
+            "nginx", "-t", "-q", "-c", config_path]  # fmt: skip
+
+
+def nginx_reload(container: str) -> list[str]:
+    # nginx runs as PID 1 of its container, so HUP goes straight to the master process.
+    return ["docker", "kill", "--signal", "HUP", container]
+
+
+def rename(source: str, target: str) -> list[str]:
+    return ["mv", "-f", "--", source, target]
+
+
+def remove(*paths: str) -> list[str]:
+    return ["rm", "-f", "--", *paths]

@@ -1,0 +1,283 @@
+"""Inputs: read their names and defaults from action.yml, validate them into a Config.
+
+Every check here runs before any connection is made, so bad input never changes the host.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import paramiko
+import yaml
+
+from bluegreen.colors import COLORS
+from bluegreen.errors import InputError
+
+ACTION_YML = Path(__file__).resolve().parent.parent / "action.yml"
+COMMANDS = ("deploy", "rollback", "status")
+SECRET_INPUTS = ("ssh-key", "ssh-key-passphrase")
+APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+FINGERPRINT = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}=?$")
+HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$")
+IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
+REMOTE_DIR = re.compile(r"^(~|~/[A-Za-z0-9._/-]*|/[A-Za-z0-9._/-]*)$")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    description: str
+    required: bool
+    default: str
+
+
+@cache
+def input_specs() -> dict[str, InputSpec]:
+    """The inputs of action.yml, the single place where inputs are declared."""
+    action = yaml.safe_load(ACTION_YML.read_text())
+    specs: dict[str, InputSpec] = {}
+    for name, spec in action["inputs"].items():
+        specs[name] = InputSpec(
+            name=name,
+            description=" ".join(str(spec.get("description", "")).split()),
+            required=bool(spec.get("required", False)),
+            default=str(spec.get("default", "")),
+        )
+    return specs
+
+
+@dataclass(frozen=True)
+class Config:
+    command: str
+    host: str
+    port: int
+    username: str
+    ssh_key: paramiko.PKey
+    known_hosts: str
+    host_fingerprint: str
+    insecure_skip_host_key_check: bool
+    connect_timeout: float
+    app_name: str
+    compose_files: dict[str, tuple[Path, ...]]
+    """Local compose files per color (the same files for both colors unless `{color}` is used)."""
+    image: str
+    nginx_template: Path
+    health_path: str
+    health_timeout: float
+    drain_timeout: float
+    lock_timeout: float
+    remote_dir: str
+    ports: dict[str, int]
+    http_port: int
+    proxy_image: str
+
+    def __repr__(self) -> str:  # never print the key
+        return f"Config(app_name={self.app_name!r}, host={self.host!r}, command={self.command!r})"
+
+
+DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "nginx.conf.j2"
+
+
+def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
+    """Validate raw input strings (empty means unset) into a Config, or raise one InputError."""
+    specs = input_specs()
+    unknown = sorted(set(raw) - set(specs))
+    if unknown:
+        raise InputError(unknown[0], "is not an input of bluegreen", "Remove it or fix its spelling")
+    values = {name: (raw.get(name) or "").strip() or spec.default for name, spec in specs.items()}
+    values["ssh-key"] = raw.get("ssh-key") or ""  # keys keep their exact text
+    for name, spec in specs.items():
+        if spec.required and not values[name].strip():
+            raise InputError(name, "is required but empty", f"Set `{name}` in the step's `with:`")
+
+    command = _choice(values, "command", COMMANDS)
+    ports = {color: _port(values, f"{color}-port") for color in COLORS}
+    if ports["blue"] == ports["green"]:
+        raise InputError("green-port", "equals blue-port", "Give each color its own port")
+    return Config(
+        command=command,
+        host=_host(values["host"]),
+        port=_port(values, "port"),
+        username=_username(values["username"]),
+        ssh_key=load_private_key(values["ssh-key"], values["ssh-key-passphrase"]),
+        known_hosts=values["known-hosts"],
+        host_fingerprint=_fingerprint(values["host-fingerprint"]),
+        insecure_skip_host_key_check=_boolean(values, "insecure-skip-host-key-check"),
+        connect_timeout=_seconds(values, "connect-timeout"),
+        app_name=_app_name(values["app-name"]),
+        compose_files=_compose_files(values["compose-file"], workspace, command),
+        image=_image(values["image"]),
+        nginx_template=_template(values["nginx-template"], workspace, command),
+        health_path=_health_path(values["health-path"]),
+        health_timeout=_seconds(values, "health-timeout"),
+        drain_timeout=_seconds(values, "drain-timeout"),
+        lock_timeout=_seconds(values, "lock-timeout"),
+        remote_dir=_remote_dir(values["remote-dir"]),
+        ports=ports,
+        http_port=_port(values, "http-port"),
+        proxy_image=_image(values["proxy-image"], "proxy-image"),
+    )
+
+
+def load_private_key(text: str, passphrase: str) -> paramiko.PKey:
+    """Parse the key from memory; it is never written to disk."""
+    text = text.strip().replace("\r\n", "\n") + "\n"
+    if "PRIVATE KEY" not in text:
+        raise InputError(
+            "ssh-key",
+            "is not a private key",
+            "Pass the whole private key file, from -----BEGIN to -----END, e.g. from a secret",
+        )
+    try:
+        return paramiko.PKey.from_private_key(io.StringIO(text), passphrase or None)
+    except paramiko.PasswordRequiredException:
+        raise InputError(
+            "ssh-key-passphrase", "is needed: the key is encrypted", "Set `ssh-key-passphrase`"
+        ) from None
+    except paramiko.SSHException as exc:
+        if passphrase and _looks_encrypted(text):
+            raise InputError(
+                "ssh-key-passphrase",
+                "does not decrypt the key",
+                "Check the passphrase secret",
+            ) from None
+        raise InputError("ssh-key", f"cannot be read ({exc})", "Pass an OpenSSH or PEM key") from None
+    except ValueError:
+        raise InputError("ssh-key", "cannot be read", "Pass an OpenSSH or PEM private key") from None
+
+
+def _looks_encrypted(text: str) -> bool:
+    if "ENCRYPTED" in text:
+        return True
+    body = "".join(line for line in text.splitlines() if line and not line.startswith("-----"))
+    try:
+        return b"bcrypt" in base64.b64decode(body + "==")[:64]
+    except ValueError:
+        return False
+
+
+def _choice(values: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    value = values[name]
+    if value not in allowed:
+        raise InputError(name, f"is {value!r}", f"Use one of: {', '.join(allowed)}")
+    return value
+
+
+def _port(values: Mapping[str, str], name: str) -> int:
+    value = values[name]
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise InputError(name, f"is {value!r}, not a port", "Use a whole number from 1 to 65535")
+    return int(value)
+
+
+def _seconds(values: Mapping[str, str], name: str) -> float:
+    value = values[name]
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise InputError(name, f"is {value!r}, not a number", "Give seconds, e.g. 60") from None
+    if not 0 < seconds <= 86400 or seconds != seconds:
+        raise InputError(name, f"is {value!r}", "Give a positive number of seconds, at most 86400")
+    return seconds
+
+
+def _boolean(values: Mapping[str, str], name: str) -> bool:
+    value = values[name].lower()
+    if value not in ("true", "false"):
+        raise InputError(name, f"is {values[name]!r}", "Use true or false")
+    return value == "true"
+
+
+def _host(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9.:\[\]_-]+", value) or value.startswith("-"):
+        raise InputError("host", f"is {value!r}", "Give a hostname or an IP address")
+    return value.strip("[]")
+
+
+def _username(value: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_.-]*\$?", value) or len(value) > 32:
+        raise InputError("username", f"is {value!r}", "Give the Unix user name on the server")
+    return value
+
+
+def _fingerprint(value: str) -> str:
+    if value and not FINGERPRINT.fullmatch(value):
+        raise InputError(
+            "host-fingerprint",
+            f"is {value!r}, not a SHA256 fingerprint",
+            "Give it as printed by `ssh-keyscan HOST | ssh-keygen -lf -`, e.g. SHA256:abc...",
+        )
+    return value
+
+
+def _app_name(value: str) -> str:
+    if not APP_NAME.fullmatch(value):
+        raise InputError(
+            "app-name",
+            f"is {value!r}",
+            "Use lowercase letters, digits, '-' and '_' (start with a letter or digit, at most 63)",
+        )
+    return value
+
+
+def _image(value: str, name: str = "image") -> str:
+    if value and not IMAGE.fullmatch(value):
+        raise InputError(name, f"is {value!r}", "Give an image reference like registry/app:tag")
+    return value
+
+
+def _health_path(value: str) -> str:
+    if not HEALTH_PATH.fullmatch(value):
+        raise InputError("health-path", f"is {value!r}", "Give a URL path starting with '/', e.g. /health")
+    return value
+
+
+def _remote_dir(value: str) -> str:
+    if not REMOTE_DIR.fullmatch(value) or "/../" in f"{value}/" or "/./" in f"{value}/":
+        raise InputError(
+            "remote-dir",
+            f"is {value!r}",
+            "Give an absolute path or one under ~, with letters, digits, '.', '_', '-' and '/'",
+        )
+    return value.rstrip("/") or "/"
+
+
+def _compose_files(value: str, workspace: Path, command: str) -> dict[str, tuple[Path, ...]]:
+    names = [part.strip() for part in re.split(r"[\n,]", value) if part.strip()]
+    files = {color: tuple(workspace / n.replace("{color}", color) for n in names) for color in COLORS}
+    if command != "deploy":
+        return files
+    for path in dict.fromkeys(p for paths in files.values() for p in paths):
+        _check_compose_file(path)
+    return files
+
+
+def _check_compose_file(path: Path) -> None:
+    fix = "Point `compose-file` at the app's compose file, relative to the workspace"
+    if not path.is_file():
+        raise InputError("compose-file", f"{path} does not exist", fix)
+    try:
+        document: Any = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        where = getattr(exc, "problem_mark", None)
+        raise InputError(
+            "compose-file", f"{path} is not valid YAML ({where or exc})", "Fix the file's syntax"
+        ) from None
+    if not isinstance(document, dict) or not document.get("services"):
+        raise InputError("compose-file", f"{path} defines no services", "Add a `services:` section to it")
+
+
+def _template(value: str, workspace: Path, command: str) -> Path:
+    path = workspace / value if value else DEFAULT_TEMPLATE
+    if command != "status" and not path.is_file():
+        raise InputError(
+            "nginx-template", f"{path} does not exist", "Point it at a jinja2 nginx.conf template"
+        )
+    return path

@@ -1,0 +1,495 @@
+"""The routine: lock, detect, upload, start, health gate, switch, verify, drain, stop, record.
+
+Everything before the switch leaves nginx and the live color untouched; a failure there tears down
+the new color. A failed verification after the switch puts the old config back.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from bluegreen import commands
+from bluegreen.colors import FIRST_COLOR, live_color, other, project_name
+from bluegreen.commands import Compose
+from bluegreen.config import Config
+from bluegreen.containers import (
+    nginx_workers,
+    project_states,
+    running_colors,
+    running_container,
+    startup_verdict,
+)
+from bluegreen.errors import BluegreenError
+from bluegreen.health import Answer, backoff, http_get
+from bluegreen.host import CommandResult, Held, Host
+from bluegreen.progress import Reporter, Timer
+from bluegreen.render import PROXY_CONFIG_DIR, Route, proxy_compose, render_nginx
+from bluegreen.state import State
+
+VERIFY_TIMEOUT = 20.0
+RELOAD_TIMEOUT = 10.0
+UPSTREAM_HEADER = "x-bluegreen-upstream"
+
+
+@dataclass(frozen=True)
+class Result:
+    command: str
+    status: str
+    app_name: str
+    active_color: str
+    previous_color: str
+    image: str
+    duration_seconds: float
+    phases: dict[str, float] = field(default_factory=dict)
+    lock_holder: str = ""
+    deployed_at: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where things live in the app's directory on the host."""
+
+    app_dir: str
+
+    def color_dir(self, color: str) -> str:
+        return f"{self.app_dir}/{color}"
+
+    @property
+    def nginx_dir(self) -> str:
+        return f"{self.app_dir}/nginx"
+
+    @property
+    def live_config(self) -> str:
+        return f"{self.nginx_dir}/nginx.conf"
+
+    @property
+    def next_config(self) -> str:
+        return f"{self.nginx_dir}/nginx.conf.next"
+
+    @property
+    def proxy_dir(self) -> str:
+        return f"{self.app_dir}/proxy"
+
+    @property
+    def state_file(self) -> str:
+        return f"{self.app_dir}/state.json"
+
+    @property
+    def lock_file(self) -> str:
+        return f"{self.app_dir}/.lock"
+
+    @property
+    def lock_holder_file(self) -> str:
+        return f"{self.app_dir}/.lock-holder"
+
+    @property
+    def audit_log(self) -> str:
+        return f"{self.app_dir}/audit.log"
+
+
+def default_actor() -> str:
+    github_actor = os.environ.get("GITHUB_ACTOR")
+    if github_actor:
+        run = os.environ.get("GITHUB_RUN_ID", "")
+        return f"{github_actor} (github run {run})" if run else github_actor
+    return f"{getpass.getuser()}@{socket.gethostname()}"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Deployment:
+    """One run of one command against one host."""
+
+    def __init__(self, config: Config, host: Host, reporter: Reporter, actor: str = "") -> None:
+        self.config = config
+        self.host = host
+        self.report = reporter
+        self.timer = Timer(reporter)
+        self.actor = actor or default_actor()
+        self.app = config.app_name
+        self.layout = Layout(app_dir=f"{resolve_remote_dir(config.remote_dir, host)}/{self.app}")
+        self._compose_program: tuple[str, ...] | None = None
+
+    # ---- the commands -------------------------------------------------------------------
+
+    def deploy(self) -> Result:
+        with self.timer.phase("lock"), self._locked():
+            with self.timer.phase("detect"):
+                state, live = self._detect()
+                target = other(live) if live else FIRST_COLOR
+                self.report.info(f"live color: {live or 'none (first deploy)'}; deploying {target}")
+            candidate = self._render(target, live)
+            with self.timer.phase("upload"):
+                self._upload(target)
+            return self._switch(target, live, state, self.config.image, candidate, "deployed")
+
+    def rollback(self) -> Result:
+        with self.timer.phase("lock"), self._locked():
+            with self.timer.phase("detect"):
+                state, live = self._detect()
+                if state is None or not live or not state.previous_color:
+                    raise BluegreenError(
+                        f"nothing to roll back to: {self.app} has no previous color recorded "
+                        "(roll back only after a deploy that switched colors)"
+                    )
+                target = state.previous_color
+                self.report.info(f"live color: {live}; rolling back to {target}")
+            candidate = self._render(target, live)
+            return self._switch(target, live, state, state.previous_image, candidate, "rolled-back")
+
+    def status(self) -> Result:
+        with self.timer.phase("status"):
+            state, live = self._detect()
+            holder = self.host.read_file(self.layout.lock_holder_file)
+            locked = self.host.run(["flock", "--nonblock", self.layout.lock_file, "true"])
+        return Result(
+            command="status",
+            status="ok",
+            app_name=self.app,
+            active_color=live or "",
+            previous_color=state.previous_color if state else "",
+            image=state.image if state else "",
+            duration_seconds=self.timer.elapsed(),
+            phases=self.timer.phases,
+            lock_holder=(holder or b"").decode().strip() if not locked.ok else "",
+            deployed_at=state.deployed_at if state else "",
+        )
+
+    # ---- the steps ----------------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.host.run(commands.make_dirs(self.layout.app_dir)).check("creating the app directory")
+        wait = self.config.lock_timeout
+        held = self.host.hold(commands.take_lock(self.layout.lock_file, wait), commands.LOCK_ACQUIRED, wait)
+        if isinstance(held, CommandResult):
+            if held.exit_code == 75:
+                holder = (self.host.read_file(self.layout.lock_holder_file) or b"unknown").decode()
+                raise BluegreenError(
+                    f"another deploy of {self.app} holds the lock after {wait:g} s (lock-timeout): "
+                    f"{holder.strip()}; wait for it to finish or raise lock-timeout"
+                )
+            held.check("taking the deploy lock (needs `flock` on the host)")
+            raise BluegreenError("taking the deploy lock failed")
+        try:
+            holder_info = {"actor": self.actor, "since": now_iso(), "command": self.config.command}
+            self.host.write_file(self.layout.lock_holder_file, json.dumps(holder_info).encode())
+            yield
+        finally:
+            _release(held)
+
+    def _detect(self) -> tuple[State | None, str | None]:
+        raw = self.host.read_file(self.layout.state_file)
+        state = State.from_json(raw) if raw else None
+        running = running_colors(self.host.docker(), self.app)
+        live = live_color(state.active_color if state else None, running)
+        return state, live
+
+    def _render(self, target: str, live: str | None) -> str:
+        route = Route(
+            app_name=self.app,
+            active_color=target,
+            previous_color=live or "",
+            upstream_host="127.0.0.1",
+            upstream_port=self.config.ports[target],
+            listen_port=self.config.http_port,
+        )
+        return render_nginx(self.config.nginx_template.read_text(), route, str(self.config.nginx_template))
+
+    def _upload(self, target: str) -> None:
+        layout = self.layout
+        dirs = (layout.color_dir(target), layout.nginx_dir, layout.proxy_dir)
+        self.host.run(commands.make_dirs(*dirs)).check("creating directories")
+        for local in self.config.compose_files[target]:
+            self.host.write_file(f"{layout.color_dir(target)}/{local.name}", local.read_bytes())
+        proxy_file = proxy_compose(self.config.proxy_image, layout.nginx_dir, self.app)
+        self.host.write_file(f"{layout.proxy_dir}/compose.yml", proxy_file.encode())
+
+    def _switch(
+        self,
+        target: str,
+        live: str | None,
+        state: State | None,
+        image: str,
+        candidate: str,
+        outcome: str,
+    ) -> Result:
+        target_project = self._compose(target, image)
+        try:
+            with self.timer.phase("start"):
+                if outcome == "deployed":
+                    self.host.run(target_project.pull()).check(f"pulling the images of {target}")
+                self.host.run(target_project.up()).check(f"starting {target}")
+            with self.timer.phase("health"):
+                self._wait_healthy(target)
+            with self.timer.phase("validate"):
+                self.host.write_file(self.layout.next_config, candidate.encode())
+                proxy = self._proxy()
+                self._nginx_test(proxy)
+        except BaseException:
+            self._tear_down(target_project, target)
+            raise
+
+        with self.timer.phase("switch"):
+            previous_config = self.host.read_file(self.layout.live_config)
+            self.host.run(commands.rename(self.layout.next_config, self.layout.live_config)).check(
+                "swapping the nginx config"
+            )
+            self._reload(proxy)
+        try:
+            with self.timer.phase("verify"):
+                self._verify_through_nginx(target)
+        except BaseException:
+            self._switch_back(previous_config, target_project, target)
+            raise
+
+        if live:
+            with self.timer.phase("drain"):
+                self._drain()
+            with self.timer.phase("stop-old"):
+                live_image = state.image if state else ""
+                self.host.run(self._compose(live, live_image).stop()).check(f"stopping {live}")
+        new_state = State(
+            active_color=target,
+            previous_color=live or "",
+            image=image,
+            previous_image=(state.image if state else ""),
+            deployed_at=now_iso(),
+            actor=self.actor,
+        )
+        with self.timer.phase("record"):
+            self.host.write_file(self.layout.state_file, new_state.to_json())
+            self._audit(new_state, outcome)
+        return Result(
+            command=self.config.command,
+            status=outcome,
+            app_name=self.app,
+            active_color=target,
+            previous_color=live or "",
+            image=image,
+            duration_seconds=self.timer.elapsed(),
+            phases=self.timer.phases,
+            deployed_at=new_state.deployed_at,
+        )
+
+    def _wait_healthy(self, color: str) -> None:
+        port = self.config.ports[color]
+        project = project_name(self.app, color)
+        deadline = time.monotonic() + self.config.health_timeout
+        last = "no probe yet"
+        for delay in backoff():
+            fatal, waiting = startup_verdict(project_states(self.host.docker(), project))
+            if fatal:
+                raise BluegreenError(f"{color} did not start: {fatal}{self._logs_hint(project)}")
+            answer = self._probe(port)
+            if isinstance(answer, Answer) and answer.ok and waiting is None:
+                self.report.info(f"{color} healthy: GET {self.config.health_path} -> {answer.status}")
+                return
+            last = waiting or (f"HTTP {answer.status}" if isinstance(answer, Answer) else answer)
+            if time.monotonic() + delay > deadline:
+                raise BluegreenError(
+                    f"{color} was not healthy within {self.config.health_timeout:g} s (health-timeout): "
+                    f"GET 127.0.0.1:{port}{self.config.health_path}: {last}{self._logs_hint(project)}"
+                )
+            time.sleep(delay)
+
+    def _probe(self, port: int, path: str | None = None) -> Answer | str:
+        try:
+            return http_get(lambda: self.host.connect_tcp(port, 5), path or self.config.health_path, 5)
+        except (OSError, EOFError, ValueError) as exc:
+            return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except Exception as exc:  # http.client raises its own hierarchy for bad responses
+            return f"{type(exc).__name__}: {exc}"
+
+    def _logs_hint(self, project: str) -> str:
+        return f" (see `{' '.join(self._compose_cmd())} -p {project} logs`)"
+
+    def _proxy(self) -> str | None:
+        container = running_container(self.host.docker(), f"{self.app}-proxy")
+        return container.name if container else None
+
+    def _nginx_test(self, proxy: str | None) -> None:
+        config = f"{PROXY_CONFIG_DIR}/nginx.conf.next"
+        if proxy:
+            argv = commands.nginx_test(proxy, config)
+        else:
+            argv = commands.nginx_test_in_new_container(
+                self.config.proxy_image, self.layout.nginx_dir, config
+            )
+        result = self.host.run(argv)
+        if not result.ok:
+            raise BluegreenError(
+                f"nginx rejected the rendered config (nginx -t), nothing was switched:\n"
+                f"{(result.stderr or result.stdout).strip()}\nFix the nginx-template"
+            )
+
+    def _reload(self, proxy: str | None) -> None:
+        if proxy is None:
+            self.host.run(self._proxy_compose().up()).check("starting the nginx proxy")
+            self._wait_proxy_running()
+            return
+        container = self.host.docker().containers.get(proxy)
+        before = {w.pid for w in nginx_workers(container)}
+        self.host.run(commands.nginx_reload(proxy)).check("reloading nginx")
+        # `nginx -s reload` returns before the new config is live; it is live once every old
+        # worker has been told to quit and a new one has started.
+        deadline = time.monotonic() + RELOAD_TIMEOUT
+        for delay in backoff(0.02, 1.5, 0.2):
+            workers = nginx_workers(container)
+            old_still_serving = any(w.pid in before and not w.shutting_down for w in workers)
+            new_started = any(w.pid not in before for w in workers)
+            if new_started and not old_still_serving:
+                return
+            if time.monotonic() > deadline:
+                raise BluegreenError(
+                    f"nginx did not load the new config within {RELOAD_TIMEOUT:g} s "
+                    f"(see `docker logs {proxy}`)"
+                )
+            time.sleep(delay)
+
+    def _wait_proxy_running(self) -> None:
+        deadline = time.monotonic() + RELOAD_TIMEOUT
+        for delay in backoff(0.05):
+            proxy = self._proxy()
+            if proxy and nginx_workers(self.host.docker().containers.get(proxy)):
+                return
+            if time.monotonic() > deadline:
+                raise BluegreenError("the nginx proxy container did not start (see `docker logs`)")
+            time.sleep(delay)
+
+    def _verify_through_nginx(self, target: str) -> None:
+        port = self.config.http_port
+        expected = f":{self.config.ports[target]}"
+        deadline = time.monotonic() + VERIFY_TIMEOUT
+        last = "no answer yet"
+        for delay in backoff(0.05):
+            answer = self._probe(port)
+            if isinstance(answer, Answer):
+                upstream = answer.headers.get(UPSTREAM_HEADER)
+                if answer.ok and (upstream is None or upstream.endswith(expected)):
+                    via = f" from upstream {upstream}" if upstream else ""
+                    self.report.info(f"nginx answers {answer.status}{via}")
+                    return
+                last = f"HTTP {answer.status}" + (f" from upstream {upstream}" if upstream else "")
+            else:
+                last = answer
+            if time.monotonic() + delay > deadline:
+                raise BluegreenError(
+                    f"verification through nginx (127.0.0.1:{port}{self.config.health_path}) failed "
+                    f"after the switch: {last}"
+                )
+            time.sleep(delay)
+
+    def _drain(self) -> None:
+        proxy = self._proxy()
+        if proxy is None:
+            return
+        container = self.host.docker().containers.get(proxy)
+        deadline = time.monotonic() + self.config.drain_timeout
+        for delay in backoff(0.05, 1.5, 0.5):
+            draining = [w for w in nginx_workers(container) if w.shutting_down]
+            if not draining:
+                return
+            if time.monotonic() + delay > deadline:
+                self.report.warning(
+                    f"{len(draining)} old nginx worker(s) still finishing requests after "
+                    f"{self.config.drain_timeout:g} s (drain-timeout); stopping the old color anyway"
+                )
+                return
+            time.sleep(delay)
+
+    def _tear_down(self, project: Compose, color: str) -> None:
+        self.report.warning(f"tearing down {color}; nginx and the live color were not touched")
+        self.host.run(commands.remove(self.layout.next_config))
+        result = self.host.run(project.down())
+        if not result.ok:
+            self.report.warning(f"could not tear down {color}: {result.stderr.strip()[-500:]}")
+
+    def _switch_back(self, previous_config: bytes | None, project: Compose, color: str) -> None:
+        self.report.warning("switching nginx back to the previous config")
+        try:
+            if previous_config is None:
+                self.host.run(self._proxy_compose().stop())
+            else:
+                self.host.write_file(self.layout.live_config, previous_config)
+                self._reload(self._proxy())
+        finally:
+            self._tear_down(project, color)
+
+    def _audit(self, state: State, outcome: str) -> None:
+        entry = {
+            "time": state.deployed_at,
+            "actor": self.actor,
+            "command": self.config.command,
+            "result": outcome,
+            "from": state.previous_color,
+            "to": state.active_color,
+            "image": state.image,
+        }
+        self.host.append_file(self.layout.audit_log, (json.dumps(entry) + "\n").encode())
+
+    # ---- compose ------------------------------------------------------------------------
+
+    def _compose_cmd(self) -> tuple[str, ...]:
+        if self._compose_program is None:
+            for program in (commands.COMPOSE_V2, commands.COMPOSE_V1):
+                if self.host.run(commands.compose_version(program)).ok:
+                    self._compose_program = program
+                    break
+            else:
+                raise BluegreenError(
+                    f"neither `docker compose` nor `docker-compose` works on {self.host.name}; "
+                    "install Docker Compose there"
+                )
+        return self._compose_program
+
+    def _compose(self, color: str, image: str) -> Compose:
+        env = {
+            "BLUEGREEN_COLOR": color,
+            "BLUEGREEN_PORT": str(self.config.ports[color]),
+            "BLUEGREEN_APP": self.app,
+        }
+        if image:
+            env["BLUEGREEN_IMAGE"] = image
+        files = tuple(f"{self.layout.color_dir(color)}/{p.name}" for p in self.config.compose_files[color])
+        return Compose(self._compose_cmd(), project_name(self.app, color), files, env)
+
+    def _proxy_compose(self) -> Compose:
+        return Compose(
+            self._compose_cmd(), f"{self.app}-proxy", (f"{self.layout.proxy_dir}/compose.yml",), {}
+        )
+
+
+def _release(held: Held) -> None:
+    with suppress(OSError, EOFError):
+        held.close()
+
+
+def resolve_remote_dir(remote_dir: str, host: Host) -> str:
+    if remote_dir == "~":
+        return host.home()
+    if remote_dir.startswith("~/"):
+        return f"{host.home()}/{remote_dir[2:]}".rstrip("/")
+    return remote_dir
+
+
+def run_command(config: Config, host: Host, reporter: Reporter, actor: str = "") -> Result:
+    deployment = Deployment(config, host, reporter, actor)
+    if config.command == "deploy":
+        return deployment.deploy()
+    if config.command == "rollback":
+        return deployment.rollback()
+    return deployment.status()

@@ -1,0 +1,158 @@
+"""The host interface: run an argv, move files, open a TCP connection, talk to Docker.
+
+Two real backends: SshHost (paramiko, the product) and LocalHost (this machine, for the lab's
+baselines). Commands are built elsewhere as argv lists; only here are they turned into a string,
+with every argument quoted, because SSH carries one command line to the remote shell.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import docker
+
+from bluegreen.errors import RemoteCommandError
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def check(self, what: str) -> CommandResult:
+        if not self.ok:
+            raise RemoteCommandError(what, shlex.join(self.argv), self.exit_code, self.stderr or self.stdout)
+        return self
+
+
+class Stream(Protocol):
+    """A connected byte stream (a socket, or an SSH channel)."""
+
+    def sendall(self, data: bytes) -> None: ...
+    def recv(self, size: int) -> bytes: ...
+    def settimeout(self, timeout: float | None) -> None: ...
+    def close(self) -> None: ...
+
+
+class Held(Protocol):
+    """A long-running remote command (the lock holder); closing it ends the command."""
+
+    def close(self) -> None: ...
+
+
+class Host(Protocol):
+    name: str
+
+    def run(self, argv: Sequence[str], *, timeout: float = 600, stdin: bytes = b"") -> CommandResult: ...
+
+    def hold(self, argv: Sequence[str], ready_line: str, timeout: float) -> Held | CommandResult:
+        """Start a command that runs until closed; wait for it to print ready_line.
+
+        Returns the running command, or its result if it exited first.
+        """
+        ...
+
+    def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        """Write atomically: a temporary file beside the target, then a rename."""
+        ...
+
+    def append_file(self, path: str, data: bytes) -> None: ...
+
+    def read_file(self, path: str) -> bytes | None: ...
+
+    def home(self) -> str: ...
+
+    def connect_tcp(self, port: int, timeout: float) -> Stream:
+        """Connect to 127.0.0.1:port as seen from the host."""
+        ...
+
+    def docker(self) -> docker.DockerClient: ...
+
+    def close(self) -> None: ...
+
+
+class LocalHost:
+    """This machine as the host."""
+
+    name = "localhost"
+
+    def __init__(self) -> None:
+        self._docker: docker.DockerClient | None = None
+
+    def run(self, argv: Sequence[str], *, timeout: float = 600, stdin: bytes = b"") -> CommandResult:
+        done = subprocess.run(list(argv), input=stdin, capture_output=True, timeout=timeout, check=False)
+        return CommandResult(
+            tuple(argv),
+            done.returncode,
+            done.stdout.decode(errors="replace"),
+            done.stderr.decode(errors="replace"),
+        )
+
+    def hold(self, argv: Sequence[str], ready_line: str, timeout: float) -> Held | CommandResult:
+        process = subprocess.Popen(
+            list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert process.stdout is not None
+        line = process.stdout.readline().decode().strip()
+        if line == ready_line:
+            return _LocalHeld(process)
+        _, err = process.communicate(timeout=timeout)
+        return CommandResult(tuple(argv), process.returncode, line, err.decode(errors="replace"))
+
+    def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        target = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+
+    def append_file(self, path: str, data: bytes) -> None:
+        with open(path, "ab") as handle:
+            handle.write(data)
+
+    def read_file(self, path: str) -> bytes | None:
+        try:
+            return Path(path).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def home(self) -> str:
+        return str(Path.home())
+
+    def connect_tcp(self, port: int, timeout: float) -> Stream:
+        return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+
+    def docker(self) -> docker.DockerClient:
+        if self._docker is None:
+            self._docker = docker.from_env()
+        return self._docker
+
+    def close(self) -> None:
+        if self._docker is not None:
+            self._docker.close()
+
+
+class _LocalHeld:
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self._process = process
+
+    def close(self) -> None:
+        if self._process.stdin:
+            self._process.stdin.close()
+        self._process.wait(timeout=10)
+

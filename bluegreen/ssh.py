@@ -1,0 +1,310 @@
+"""SshHost: the Host interface over one paramiko connection (commands, SFTP, tunnels, Docker)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import secrets
+import shlex
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import paramiko
+from docker.transport import SSHHTTPAdapter
+from docker.transport.basehttpadapter import BaseHTTPAdapter
+
+from bluegreen.errors import BluegreenError, InputError
+from bluegreen.host import CommandResult, Held, Stream
+
+log = logging.getLogger("bluegreen")
+_FALLBACK_DOCKER_API = "1.24"
+
+
+@dataclass(frozen=True)
+class HostKeyCheck:
+    """How the server's host key is verified: known_hosts lines, a SHA256 fingerprint, or not at all."""
+
+    known_hosts: str = ""
+    fingerprint: str = ""
+    insecure: bool = False
+
+
+def fingerprint_of(key: paramiko.PKey) -> str:
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def known_hosts_name(host: str, port: int) -> str:
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+class _VerifyUnknownKey(paramiko.MissingHostKeyPolicy):
+    """Called by paramiko when the host is not in the known_hosts we were given."""
+
+    def __init__(self, check: HostKeyCheck) -> None:
+        self._check = check
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        actual = fingerprint_of(key)
+        if self._check.insecure:
+            log.warning(
+                "WARNING: host key of %s NOT verified (%s); insecure-skip-host-key-check is on",
+                hostname,
+                actual,
+            )
+            return
+        if self._check.fingerprint:
+            if actual == self._check.fingerprint.rstrip("="):
+                return
+            raise InputError(
+                "host-fingerprint",
+                f"does not match the host key of {hostname} ({actual}): refusing to connect",
+                "If the server's key really changed, update the input from `ssh-keyscan`",
+            )
+        if self._check.known_hosts:
+            raise InputError(
+                "known-hosts",
+                f"has no entry for {hostname} (its key is {actual})",
+                f"Add the output of `ssh-keyscan -p PORT HOST` for {hostname}",
+            )
+        raise InputError(
+            "known-hosts",
+            f"is empty, so the host key of {hostname} cannot be verified",
+            "Set `known-hosts` to the output of `ssh-keyscan -p PORT HOST` (or `host-fingerprint`)",
+        )
+
+
+def _host_keys(known_hosts: str) -> paramiko.HostKeys:
+    keys = paramiko.HostKeys()
+    for number, line in enumerate(known_hosts.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            entry = paramiko.hostkeys.HostKeyEntry.from_line(line, number)
+        except (paramiko.SSHException, ValueError, TypeError) as exc:
+            raise InputError(
+                "known-hosts", f"line {number} cannot be read ({exc})", "Use `ssh-keyscan` output"
+            ) from None
+        if entry is None or entry.key is None:
+            raise InputError(
+                "known-hosts",
+                f"line {number} is not a known_hosts line",
+                "Use `ssh-keyscan` output",
+            )
+        for name in entry.hostnames:
+            keys.add(name, entry.key.get_name(), entry.key)
+    return keys
+
+
+def connect(
+    host: str, port: int, username: str, key: paramiko.PKey, check: HostKeyCheck, timeout: float
+) -> SshHost:
+    """Open and authenticate the connection, mapping each failure to one clear error."""
+    client = paramiko.SSHClient()
+    for name, entries in _host_keys(check.known_hosts).items():
+        for key_type, host_key in entries.items():
+            client.get_host_keys().add(name, key_type, host_key)
+    client.set_missing_host_key_policy(_VerifyUnknownKey(check))
+    where = f"{username}@{host}:{port}"
+    try:
+        client.connect(
+            host,
+            port=port,
+            username=username,
+            pkey=key,
+            timeout=timeout,
+            banner_timeout=timeout,
+            auth_timeout=timeout,
+            allow_agent=False,
+            look_for_keys=False,
+        )
+    except paramiko.BadHostKeyException as exc:
+        client.close()
+        raise InputError(
+            "known-hosts",
+            f"the host key of {host}:{port} has CHANGED (now {fingerprint_of(exc.key)}): refusing to connect",
+            "If the change is expected, update `known-hosts` from `ssh-keyscan`; otherwise investigate",
+        ) from None
+    except paramiko.AuthenticationException:
+        client.close()
+        raise InputError(
+            "ssh-key",
+            f"was refused by {where}",
+            f"Add its public key to ~{username}/.ssh/authorized_keys on the server, or check `username`",
+        ) from None
+    except TimeoutError:
+        client.close()
+        raise InputError(
+            "host",
+            f"{host}:{port} did not answer within {timeout:g} s",
+            "Check `host`, `port` and the firewall",
+        ) from None
+    except ConnectionRefusedError:
+        client.close()
+        raise InputError(
+            "port",
+            f"connection to {host}:{port} was refused",
+            "Check that sshd runs there and `port` is right",
+        ) from None
+    except socket.gaierror:
+        client.close()
+        raise InputError("host", f"{host!r} does not resolve", "Check the hostname") from None
+    except OSError as exc:
+        client.close()
+        raise InputError(
+            "host", f"cannot reach {host}:{port} ({exc.strerror or exc})", "Check `host` and `port`"
+        ) from None
+    except paramiko.SSHException as exc:
+        client.close()
+        raise BluegreenError(f"SSH to {where} failed: {exc}") from None
+    return SshHost(client, name=where)
+
+
+class SshHost:
+    def __init__(self, client: paramiko.SSHClient, name: str) -> None:
+        self._client = client
+        self.name = name
+        self._sftp: paramiko.SFTPClient | None = None
+        self._docker: docker.DockerClient | None = None
+
+    @property
+    def _transport(self) -> paramiko.Transport:
+        transport = self._client.get_transport()
+        if transport is None or not transport.is_active():
+            raise BluegreenError(f"the SSH connection to {self.name} was lost")
+        return transport
+
+    def run(self, argv: Sequence[str], *, timeout: float = 600, stdin: bytes = b"") -> CommandResult:
+        channel = self._exec(argv, timeout)
+        if stdin:
+            channel.sendall(stdin)
+        channel.shutdown_write()
+        stdout, stderr = bytearray(), bytearray()
+        deadline = time.monotonic() + timeout
+        while True:
+            while channel.recv_ready():
+                stdout += channel.recv(65536)
+            while channel.recv_stderr_ready():
+                stderr += channel.recv_stderr(65536)
+            if channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
+                break
+            if time.monotonic() > deadline:
+                channel.close()
+                raise BluegreenError(
+                    f"command timed out after {timeout:g} s on {self.name}: {shlex.join(argv)}"
+                )
+            if channel.closed and not channel.exit_status_ready():
+                raise BluegreenError(f"the SSH connection to {self.name} was lost during: {shlex.join(argv)}")
+            channel.status_event.wait(0.02)
+        code = channel.recv_exit_status()
+        channel.close()
+        return CommandResult(
+            tuple(argv), code, stdout.decode(errors="replace"), stderr.decode(errors="replace")
+        )
+
+    def hold(self, argv: Sequence[str], ready_line: str, timeout: float) -> Held | CommandResult:
+        channel = self._exec(argv, timeout + 30)
+        channel.settimeout(timeout + 30)
+        reader = channel.makefile("rb")
+        first = reader.readline().decode(errors="replace").strip()
+        if first == ready_line:
+            channel.settimeout(None)
+            return channel
+        rest = reader.read().decode(errors="replace")
+        stderr = channel.makefile_stderr("rb").read().decode(errors="replace")
+        code = channel.recv_exit_status()
+        channel.close()
+        return CommandResult(tuple(argv), code, first + rest, stderr)
+
+    def _exec(self, argv: Sequence[str], timeout: float) -> paramiko.Channel:
+        channel = self._transport.open_session(timeout=timeout)
+        channel.exec_command(shlex.join(argv))
+        return channel
+
+    @property
+    def sftp(self) -> paramiko.SFTPClient:
+        if self._sftp is None:
+            self._sftp = self._client.open_sftp()
+        return self._sftp
+
+    def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        tmp = f"{path}.tmp-{secrets.token_hex(4)}"
+        with self.sftp.open(tmp, "wb") as handle:
+            self.sftp.chmod(tmp, mode)
+            handle.write(data)
+        self.sftp.posix_rename(tmp, path)
+
+    def append_file(self, path: str, data: bytes) -> None:
+        with self.sftp.open(path, "ab") as handle:
+            handle.write(data)
+
+    def read_file(self, path: str) -> bytes | None:
+        try:
+            with self.sftp.open(path, "rb") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return None
+
+    def home(self) -> str:
+        return self.sftp.normalize(".")
+
+    def connect_tcp(self, port: int, timeout: float) -> Stream:
+        try:
+            return self._transport.open_channel(
+                "direct-tcpip", ("127.0.0.1", port), ("127.0.0.1", 0), timeout=timeout
+            )
+        except paramiko.ChannelException as exc:
+            raise ConnectionRefusedError(f"127.0.0.1:{port} on {self.name}: {exc.text}") from None
+
+    def docker(self) -> docker.DockerClient:
+        """A Docker SDK client that reaches the host's engine through this same SSH connection."""
+        if self._docker is None:
+            client = docker.DockerClient(
+                base_url="ssh://bluegreen", version=_FALLBACK_DOCKER_API, use_ssh_client=True
+            )
+            adapter = _SharedConnectionAdapter(self._client)
+            api: Any = client.api  # reaching into APIClient: it has no public way to take an adapter
+            api._custom_adapter = adapter
+            api.mount("http+docker://ssh", adapter)
+            api._version = api._retrieve_server_version()
+            self._docker = client
+        return self._docker
+
+    def close(self) -> None:
+        if self._docker is not None:
+            self._docker.close()
+        if self._sftp is not None:
+            self._sftp.close()
+        self._client.close()
+
+
+class _SharedConnectionAdapter(SSHHTTPAdapter):
+    """docker's SSH adapter, on our already verified connection instead of one of its own.
+
+    docker-py would build a second paramiko client from ~/.ssh/config and known_hosts files; the
+    action has neither, and one connection means one host-key check and one authentication.
+    """
+
+    def __init__(self, client: paramiko.SSHClient) -> None:
+        from docker import constants
+        from docker.transport.sshconn import RecentlyUsedContainer
+
+        self.ssh_client = client
+        self.ssh_host = "bluegreen"
+        self.timeout = 60
+        self.max_pool_size = constants.DEFAULT_MAX_POOL_SIZE
+        self.pools: Any = RecentlyUsedContainer(constants.DEFAULT_NUM_POOLS, dispose_func=lambda p: p.close())
+        BaseHTTPAdapter.__init__(self)
+
+    def _connect(self) -> None:
+        """The connection is ours: never reconnect behind our back."""
+
+    def close(self) -> None:
+        BaseHTTPAdapter.close(self)
+        self.pools.clear()
