@@ -126,6 +126,9 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
     )
 
 
+KEY_TYPES: tuple[type[paramiko.PKey], ...] = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
+
+
 def load_private_key(text: str, passphrase: str) -> paramiko.PKey:
     """Parse the key from memory; it is never written to disk."""
     text = text.strip().replace("\r\n", "\n") + "\n"
@@ -135,25 +138,26 @@ def load_private_key(text: str, passphrase: str) -> paramiko.PKey:
             "is not a private key",
             "Pass the whole private key file, from -----BEGIN to -----END, e.g. from a secret",
         )
-    try:
-        return paramiko.PKey.from_private_key(io.StringIO(text), passphrase or None)
-    except paramiko.PasswordRequiredException:
-        raise InputError(
-            "ssh-key-passphrase", "is needed: the key is encrypted", "Set `ssh-key-passphrase`"
-        ) from None
-    except paramiko.SSHException as exc:
-        if passphrase and _looks_encrypted(text):
+    for key_type in KEY_TYPES:
+        try:
+            return key_type.from_private_key(io.StringIO(text), passphrase or None)
+        except paramiko.PasswordRequiredException:
             raise InputError(
-                "ssh-key-passphrase",
-                "does not decrypt the key",
-                "Check the passphrase secret",
+                "ssh-key-passphrase", "is needed: the key is encrypted", "Set `ssh-key-passphrase`"
             ) from None
-        raise InputError("ssh-key", f"cannot be read ({exc})", "Pass an OpenSSH or PEM key") from None
-    except ValueError:
-        raise InputError("ssh-key", "cannot be read", "Pass an OpenSSH or PEM private key") from None
+        except (paramiko.SSHException, ValueError):
+            continue
+    if passphrase and _looks_encrypted(text):
+        raise InputError("ssh-key-passphrase", "does not decrypt the key", "Check the passphrase secret")
+    raise InputError(
+        "ssh-key",
+        "cannot be read as an Ed25519, ECDSA or RSA private key",
+        "Pass the whole OpenSSH or PEM private key file",
+    )
 
 
 def _looks_encrypted(text: str) -> bool:
+    """PEM keys say ENCRYPTED; OpenSSH keys name their cipher and KDF (bcrypt) near the start."""
     if "ENCRYPTED" in text:
         return True
     body = "".join(line for line in text.splitlines() if line and not line.startswith("-----"))

@@ -155,4 +155,3 @@ class _LocalHeld:
         if self._process.stdin:
             self._process.stdin.close()
         self._process.wait(timeout=10)
-
