@@ -1,0 +1,167 @@
+"""Traffic for zero-downtime checks: keep-alive clients and slow requests, every request recorded.
+
+Fast clients send `GET /` at a paced total rate; slow clients keep `GET /slow?ms=N` in flight all the
+time, so requests are always being served when a switch happens. Each client holds one keep-alive
+connection and reconnects after an error.
+
+Like browsers, curl and Go's net/http (RFC 9112 section 9.3.1), a client retries a request once,
+on a new connection, when a *reused* keep-alive connection is closed before any byte of the response
+arrived: the server closed an idle connection while the request was on its way, and the request was
+never processed. Those retries are counted (`retried`); every other error is a failure.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Record:
+    start: float
+    end: float
+    status: int
+    error: str
+    color: str
+    version: str
+    slow: bool
+    retried: bool
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and 200 <= self.status < 300
+
+    @property
+    def latency_ms(self) -> float:
+        return (self.end - self.start) * 1000
+
+
+class _Client:
+    def __init__(self, host: str, port: int, path: str, timeout: float, slow: bool) -> None:
+        self.host, self.port, self.path, self.timeout, self.slow = host, port, path, timeout, slow
+        self.connection: http.client.HTTPConnection | None = None
+        self.used = False
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self.connection is None:
+            self.connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            self.used = False
+        return self.connection
+
+    def _drop(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+        self.connection = None
+
+    def request(self) -> Record:
+        start = time.monotonic()
+        retried = False
+        while True:
+            reused = self.used
+            connection = self._connect()
+            try:
+                connection.request("GET", self.path)
+                response = connection.getresponse()
+                response.read()
+                self.used = True
+                if response.will_close:
+                    self._drop()
+                return Record(
+                    start, time.monotonic(), response.status, "",
+                    response.getheader("X-App-Color", ""), response.getheader("X-App-Version", ""),
+                    self.slow, retried,
+                )  # fmt: skip
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+                self._drop()
+                if reused and not retried:
+                    retried = True
+                    continue
+                return Record(start, time.monotonic(), 0, type(exc).__name__, "", "", self.slow, retried)
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop()
+                return Record(start, time.monotonic(), 0, type(exc).__name__, "", "", self.slow, retried)
+
+
+class Traffic:
+    """Runs the clients in threads until stopped; `records` holds every request made."""
+
+    def __init__(
+        self,
+        url: str,
+        clients: int = 8,
+        rate: float = 200.0,
+        slow_clients: int = 4,
+        slow_ms: int = 1000,
+        timeout: float = 10.0,
+    ) -> None:
+        host_port = url.split("://", 1)[-1].rstrip("/")
+        host, _, port = host_port.partition(":")
+        self.host, self.port = host, int(port or 80)
+        self.clients, self.rate, self.slow_clients, self.slow_ms, self.timeout = (
+            clients, rate, slow_clients, slow_ms, timeout,
+        )  # fmt: skip
+        self.records: list[Record] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def _run(self, client: _Client, interval: float) -> None:
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            record = client.request()
+            with self._lock:
+                self.records.append(record)
+            if interval:
+                next_at += interval
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    self._stop.wait(delay)
+                else:
+                    next_at = time.monotonic()
+            elif not record.ok:
+                self._stop.wait(0.01)
+
+    def start(self) -> None:
+        interval = self.clients / self.rate if self.rate else 0.0
+        for _ in range(self.clients):
+            self._spawn(_Client(self.host, self.port, "/", self.timeout, slow=False), interval)
+        for _ in range(self.slow_clients):
+            path = f"/slow?ms={self.slow_ms}"
+            self._spawn(
+                _Client(self.host, self.port, path, self.timeout + self.slow_ms / 1000, slow=True), 0.0
+            )
+
+    def _spawn(self, client: _Client, interval: float) -> None:
+        thread = threading.Thread(target=self._run, args=(client, interval), daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def __enter__(self) -> Traffic:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> list[Record]:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=self.timeout + self.slow_ms / 1000 + 5)
+        with self._lock:
+            return sorted(self.records, key=lambda r: r.start)
+
+
+def failures(records: list[Record]) -> list[Record]:
+    return [r for r in records if not r.ok]
+
+
+def describe_failures(records: list[Record], limit: int = 10) -> str:
+    bad = failures(records)
+    lines = [f"{len(bad)} of {len(records)} requests failed"]
+    t0 = records[0].start if records else 0.0
+    for record in bad[:limit]:
+        kind = "slow" if record.slow else "fast"
+        lines.append(f"  t={record.start - t0:7.3f}s {kind} status={record.status} error={record.error}")
+    return "\n".join(lines)

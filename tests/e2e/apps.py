@@ -1,0 +1,113 @@
+"""Running the real CLI against the lab, and reading what nginx serves."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class App:
+    """One test app on one lab server: its own name and ports, so tests never share state."""
+
+    lab: dict[str, Any]
+    name: str
+    http_port: int
+    blue_port: int
+    green_port: int
+    compose_v1: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def ssh_port(self) -> int:
+        return int(self.lab["compose_v1_port"] if self.compose_v1 else self.lab["port"])
+
+    @property
+    def remote_dir(self) -> str:
+        return str(self.lab["compose_v1_remote_dir"] if self.compose_v1 else self.lab["remote_dir"])
+
+    @property
+    def app_dir(self) -> Path:
+        return Path(self.remote_dir) / self.name
+
+    def flags(self, image: str = "", **overrides: str) -> list[str]:
+        values = {
+            "host": self.lab["host"],
+            "port": str(self.ssh_port),
+            "username": self.lab["username"],
+            "ssh-key-file": self.lab["ssh_key_file"],
+            "known-hosts-file": self.lab["known_hosts_file"],
+            "app-name": self.name,
+            "compose-file": self.lab["compose_file"],
+            "nginx-template": self.lab["nginx_template"],
+            "health-path": "/health",
+            "health-timeout": "60",
+            "drain-timeout": "30",
+            "remote-dir": self.remote_dir,
+            "blue-port": str(self.blue_port),
+            "green-port": str(self.green_port),
+            "http-port": str(self.http_port),
+            "proxy-image": self.lab["proxy_image"],
+            **({"image": image} if image else {}),
+            **self.extra,
+            **overrides,
+        }
+        return [arg for name, value in values.items() for arg in (f"--{name}", value)]
+
+    def run(self, command: str, image: str = "", **overrides: str) -> Run:
+        argv = [sys.executable, "-m", "bluegreen", command, *self.flags(image, **overrides), "--json"]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=ROOT, env=os.environ)
+        return Run(done.returncode, done.stdout, done.stderr)
+
+    def deploy(self, image: str, **overrides: str) -> Run:
+        return self.run("deploy", image, **overrides)
+
+    def get(self, path: str = "/") -> tuple[int, dict[str, Any], dict[str, str]]:
+        with urllib.request.urlopen(self.url + path, timeout=5) as response:
+            headers = {k.lower(): v for k, v in response.getheaders()}
+            return response.status, json.loads(response.read()), headers
+
+
+@dataclass(frozen=True)
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def result(self) -> dict[str, Any]:
+        lines = self.stdout.strip().splitlines()
+        assert lines, f"no JSON result; stderr:\n{self.stderr}"
+        parsed: dict[str, Any] = json.loads(lines[-1])
+        return parsed
+
+    def expect_ok(self) -> dict[str, Any]:
+        assert self.exit_code == 0, f"deploy failed (exit {self.exit_code}):\n{self.stderr}"
+        return self.result
+
+
+def reset(app: App) -> None:
+    """Remove what earlier runs left of this app: its compose projects and its directory."""
+    import shutil
+
+    import docker
+
+    client = docker.from_env()
+    for suffix in ("blue", "green", "proxy"):
+        label = f"com.docker.compose.project={app.name}-{suffix}"
+        for container in client.containers.list(all=True, filters={"label": label}):
+            container.remove(force=True)
+    client.close()
+    shutil.rmtree(app.app_dir, ignore_errors=True)
