@@ -457,20 +457,27 @@ class Deployment:
         return self._compose_program
 
     def _compose(self, color: str, image: str) -> Compose:
-        env = {
-            "BLUEGREEN_COLOR": color,
-            "BLUEGREEN_PORT": str(self.config.ports[color]),
-            "BLUEGREEN_APP": self.app,
-        }
-        if image:
-            env["BLUEGREEN_IMAGE"] = image
-        files = tuple(f"{self.layout.color_dir(color)}/{p.name}" for p in self.config.compose_files[color])
-        return Compose(self._compose_cmd(), project_name(self.app, color), files, env)
+        return color_compose(self.config, self.layout, self._compose_cmd(), color, image)
 
     def _proxy_compose(self) -> Compose:
         return Compose(
             self._compose_cmd(), f"{self.app}-proxy", (f"{self.layout.proxy_dir}/compose.yml",), {}
         )
+
+
+def color_compose(
+    config: Config, layout: Layout, program: tuple[str, ...], color: str, image: str
+) -> Compose:
+    """The compose project of one color: its files in its own directory, color and port as environment."""
+    env = {
+        "BLUEGREEN_COLOR": color,
+        "BLUEGREEN_PORT": str(config.ports[color]),
+        "BLUEGREEN_APP": config.app_name,
+    }
+    if image:
+        env["BLUEGREEN_IMAGE"] = image
+    files = tuple(f"{layout.color_dir(color)}/{path.name}" for path in config.compose_files[color])
+    return Compose(program, project_name(config.app_name, color), files, env)
 
 
 def _release(held: Held) -> None:
