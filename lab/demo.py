@@ -1,0 +1,62 @@
+"""`make demo`: bring the lab up, deploy the demo app v1 then v2 with bluegreen, show the switch."""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from bluegreen.errors import BluegreenError
+from bluegreen.progress import StderrReporter
+from bluegreen.run import execute
+
+
+def serving(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            body = json.loads(response.read())
+            return f"{body['version']} on {body['color']}"
+    except OSError:
+        return "nothing (no app deployed yet)"
+
+
+def inputs(lab: dict[str, Any], image: str) -> dict[str, str]:
+    return {
+        "host": lab["host"],
+        "port": str(lab["port"]),
+        "username": lab["username"],
+        "ssh-key": Path(lab["ssh_key_file"]).read_text(),
+        "known-hosts": Path(lab["known_hosts_file"]).read_text(),
+        "app-name": "demo",
+        "compose-file": lab["compose_file"],
+        "nginx-template": lab["nginx_template"],
+        "image": image,
+        "remote-dir": lab["remote_dir"],
+        "http-port": str(lab["http_port"]),
+        "blue-port": str(lab["blue_port"]),
+        "green-port": str(lab["green_port"]),
+        "proxy-image": lab["proxy_image"],
+    }
+
+
+def main() -> int:
+    from lab import up
+
+    lab = up()
+    url = lab["http_url"] + "/"
+    for version in ("v1", "v2"):
+        before = serving(url)
+        print(f"\n### deploying demo {version}: {url} serves {before}", flush=True)
+        try:
+            result = execute(inputs(lab, lab["images"][version]), StderrReporter())
+        except BluegreenError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(
+            f"### {result.status} in {result.duration_seconds:.1f}s: "
+            f"{result.previous_color or 'none'} -> {result.active_color}; {url} now serves {serving(url)}",
+            flush=True,
+        )
+    return 0

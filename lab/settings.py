@@ -1,0 +1,104 @@
+"""Every constant of the lab in one place: ports, paths, names. Ports and the lab dir can be
+overridden by environment variables (BLUEGREEN_LAB_*)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+IMAGES_DIR = PACKAGE_DIR / "images"
+EXAMPLE_DIR = PACKAGE_DIR / "example"
+COMPOSE_FILE = PACKAGE_DIR / "compose.yml"
+
+HOST = "127.0.0.1"
+USERNAME = "deploy"
+DEPLOY_UID = 2222
+PROJECT_NAME = "bluegreen-lab"
+LAB_LABEL = "bluegreen.lab"
+MANAGED_LABEL = "bluegreen.managed"
+DEMO_REPOSITORY = "bluegreen-demo"
+NGINX_REPOSITORY = "bluegreen-nginx"
+DEMO_VERSIONS = ("v1", "v2", "slow-start", "broken")
+
+
+def _port(name: str, default: int) -> int:
+    return int(os.environ.get(f"BLUEGREEN_LAB_{name}_PORT", default))
+
+
+@dataclass(frozen=True)
+class Ports:
+    server_v2: int
+    server_v1: int
+    registry: int
+    http: int
+    blue: int
+    green: int
+
+
+def ports() -> Ports:
+    return Ports(
+        server_v2=_port("SERVER_V2", 22220),
+        server_v1=_port("SERVER_V1", 22221),
+        registry=_port("REGISTRY", 15000),
+        http=_port("HTTP", 18080),
+        blue=_port("BLUE", 18081),
+        green=_port("GREEN", 18082),
+    )
+
+
+@dataclass(frozen=True)
+class LabPaths:
+    """Files of one lab under $BLUEGREEN_LAB_DIR."""
+
+    root: Path
+
+    @property
+    def ssh_dir(self) -> Path:
+        return self.root / "ssh"
+
+    @property
+    def client_key(self) -> Path:
+        return self.ssh_dir / "id_ed25519"
+
+    @property
+    def authorized_keys(self) -> Path:
+        return self.ssh_dir / "authorized_keys"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.ssh_dir / "known_hosts"
+
+    def host_key(self, flavour: str) -> Path:
+        return self.ssh_dir / f"ssh_host_ed25519_key_{flavour}"
+
+    def home(self, flavour: str) -> Path:
+        return self.root / "home" / flavour
+
+    @property
+    def registry_data(self) -> Path:
+        """Registry storage: kept by `lab down`, like the cached images."""
+        return self.root / "registry"
+
+    @property
+    def env_file(self) -> Path:
+        return self.root / "lab.env"
+
+    @property
+    def info_file(self) -> Path:
+        return self.root / "lab.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root.with_name(self.root.name + ".lock")
+
+
+def lab_paths() -> LabPaths:
+    root = os.environ.get("BLUEGREEN_LAB_DIR", "/tmp/bluegreen-lab")
+    return LabPaths(Path(root).resolve())
+
+
+def keep_lab() -> bool:
+    """BLUEGREEN_LAB_KEEP=1: tests leave the lab up for the next session."""
+    return os.environ.get("BLUEGREEN_LAB_KEEP", "") not in ("", "0")
