@@ -126,7 +126,7 @@ class Deployment:
     # ---- the commands -------------------------------------------------------------------
 
     def deploy(self) -> Result:
-        with self.timer.phase("lock"), self._locked():
+        with self._locked():
             with self.timer.phase("detect"):
                 state, live = self._detect()
                 target = other(live) if live else FIRST_COLOR
@@ -137,7 +137,7 @@ class Deployment:
             return self._switch(target, live, state, self.config.image, candidate, "deployed")
 
     def rollback(self) -> Result:
-        with self.timer.phase("lock"), self._locked():
+        with self._locked():
             with self.timer.phase("detect"):
                 state, live = self._detect()
                 if state is None or not live or not state.previous_color:
@@ -174,7 +174,8 @@ class Deployment:
     def _locked(self) -> Iterator[None]:
         self.host.run(commands.make_dirs(self.layout.app_dir)).check("creating the app directory")
         wait = self.config.lock_timeout
-        held = self.host.hold(commands.take_lock(self.layout.lock_file, wait), commands.LOCK_ACQUIRED, wait)
+        with self.timer.phase("lock"):
+            held = self.host.hold(commands.take_lock(self.layout.lock_file, wait), commands.LOCK_ACQUIRED, wait)
         if isinstance(held, CommandResult):
             if held.exit_code == 75:
                 holder = (self.host.read_file(self.layout.lock_holder_file) or b"unknown").decode()

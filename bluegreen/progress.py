@@ -48,6 +48,7 @@ class Timer:
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
         self.reporter.phase_started(name)
+        self.phases.setdefault(name, 0.0)
         started = time.monotonic()
         ok = False
         try:
@@ -55,7 +56,7 @@ class Timer:
             ok = True
         finally:
             seconds = time.monotonic() - started
-            self.phases[name] = round(self.phases.get(name, 0.0) + seconds, 3)
+            self.phases[name] = round(self.phases[name] + seconds, 3)
             self.reporter.phase_ended(name, seconds, ok)
 
     def elapsed(self) -> float:
