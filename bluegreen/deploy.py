@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from bluegreen import commands
-from bluegreen.colors import FIRST_COLOR, live_color, other, project_name
+from bluegreen.colors import FIRST_COLOR, live_color, mark_route, other, project_name, routed_color
 from bluegreen.commands import Compose
 from bluegreen.config import Config
 from bluegreen.containers import (
@@ -175,7 +175,9 @@ class Deployment:
         self.host.run(commands.make_dirs(self.layout.app_dir)).check("creating the app directory")
         wait = self.config.lock_timeout
         with self.timer.phase("lock"):
-            held = self.host.hold(commands.take_lock(self.layout.lock_file, wait), commands.LOCK_ACQUIRED, wait)
+            held = self.host.hold(
+                commands.take_lock(self.layout.lock_file, wait), commands.LOCK_ACQUIRED, wait
+            )
         if isinstance(held, CommandResult):
             if held.exit_code == 75:
                 holder = (self.host.read_file(self.layout.lock_holder_file) or b"unknown").decode()
@@ -195,8 +197,18 @@ class Deployment:
     def _detect(self) -> tuple[State | None, str | None]:
         raw = self.host.read_file(self.layout.state_file)
         state = State.from_json(raw) if raw else None
+        recorded = state.active_color if state else None
+        routed = routed_color(self.host.read_file(self.layout.live_config))
         running = running_colors(self.host.docker(), self.app)
-        live = live_color(state.active_color if state else None, running)
+        live = live_color(routed, recorded, running)
+        if routed and recorded and routed != recorded and self.config.command != "status":
+            self.report.warning(
+                f"an earlier run was interrupted: nginx.conf routes to {routed}, "
+                f"the state file says {recorded}"
+            )
+            proxy = self._proxy()
+            if proxy:  # make sure nginx serves what its config file says before anything changes
+                self._reload(proxy)
         return state, live
 
     def _render(self, target: str, live: str | None) -> str:
@@ -208,7 +220,10 @@ class Deployment:
             upstream_port=self.config.ports[target],
             listen_port=self.config.http_port,
         )
-        return render_nginx(self.config.nginx_template.read_text(), route, str(self.config.nginx_template))
+        rendered = render_nginx(
+            self.config.nginx_template.read_text(), route, str(self.config.nginx_template)
+        )
+        return mark_route(rendered, target)
 
     def _upload(self, target: str) -> None:
         layout = self.layout

@@ -1,6 +1,6 @@
 import pytest
 
-from bluegreen.colors import live_color, other, project_name
+from bluegreen.colors import live_color, mark_route, other, project_name, routed_color
 from bluegreen.errors import BluegreenError
 from bluegreen.state import State
 
@@ -17,23 +17,35 @@ def test_project_name() -> None:
 
 
 @pytest.mark.parametrize(
-    ("recorded", "running", "live"),
+    ("routed", "recorded", "running", "live"),
     [
-        (None, set(), None),  # first deploy
-        (None, {"green"}, "green"),  # no state file: the one running color
-        ("blue", {"blue"}, "blue"),
-        ("blue", {"blue", "green"}, "blue"),  # a killed deploy left green running: the record wins
-        ("blue", {"green"}, "green"),  # record is stale: blue is gone
-        ("blue", set(), None),  # nothing runs: deploy as if first
+        (None, None, set(), None),  # first deploy
+        (None, None, {"green"}, "green"),  # no state file: the one running color
+        (None, "blue", {"blue"}, "blue"),
+        (None, "blue", {"blue", "green"}, "blue"),  # a killed deploy left green running: the record wins
+        ("blue", "blue", {"blue", "green"}, "blue"),
+        ("green", "blue", {"blue", "green"}, "green"),  # killed after the swap: nginx's config wins
+        ("green", "blue", {"blue"}, "blue"),  # config names a color that is gone
+        (None, "blue", {"green"}, "green"),  # record is stale: blue is gone
+        (None, "blue", set(), None),  # nothing runs: deploy as if first
     ],
 )
-def test_live_color(recorded: str | None, running: set[str], live: str | None) -> None:
-    assert live_color(recorded, running) == live
+def test_live_color(routed: str | None, recorded: str | None, running: set[str], live: str | None) -> None:
+    assert live_color(routed, recorded, running) == live
 
 
 def test_live_color_refuses_to_guess_between_two_running_colors() -> None:
     with pytest.raises(BluegreenError, match="both colors are running"):
-        live_color(None, {"blue", "green"})
+        live_color(None, None, {"blue", "green"})
+
+
+def test_the_live_config_says_which_color_it_routes_to() -> None:
+    config = mark_route("events {}\n", "green")
+    assert config == "# bluegreen-active-color: green\nevents {}\n"
+    assert routed_color(config.encode()) == "green"
+    assert routed_color(b"events {}\n") is None
+    assert routed_color(b"# bluegreen-active-color: red\n") is None
+    assert routed_color(None) is None
 
 
 def test_state_round_trip() -> None:
