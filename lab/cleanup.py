@@ -1,11 +1,13 @@
 """Finding and removing everything the lab and the deploys through it left on the engine:
-the lab's own containers, compose projects whose files lie under the lab dir, containers
-labelled bluegreen.managed, and their networks and volumes. Images stay (they are the cache)."""
+the lab's own containers, compose projects whose files lie under the lab dir, containers that
+mount something from under the lab dir, containers labelled bluegreen.managed (for the default
+lab, which owns the machine), and their networks and volumes. Images stay (they are the cache)."""
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -13,10 +15,10 @@ from docker.models.containers import Container
 from docker.models.resource import Model
 
 from lab.progress import say
-from lab.settings import LAB_LABEL, MANAGED_LABEL, PROJECT_NAME
+from lab.settings import DEFAULT_LAB_NAME, LAB_LABEL, MANAGED_LABEL, lab_name
 
 PROJECT = "com.docker.compose.project"
-# v2 and v1 (1.29) both set working_dir; config_files is a second witness.
+# v2 and v1 (1.29) both set working_dir (absolute); v1 writes config_files relative to it.
 PROJECT_PATH_LABELS = (
     "com.docker.compose.project.working_dir",
     "com.docker.compose.project.config_files",
@@ -24,36 +26,45 @@ PROJECT_PATH_LABELS = (
 BUILTIN_NETWORKS = {"bridge", "host", "none"}
 
 
-def _under(path_list: str, root: Path) -> bool:
-    return any(Path(p).is_relative_to(root) for p in path_list.split(",") if p.startswith("/"))
-
-
-def belongs_to_lab(labels: dict[str, str], root: Path) -> bool:
-    if LAB_LABEL in labels or MANAGED_LABEL in labels or labels.get(PROJECT) == PROJECT_NAME:
-        return True
-    return any(_under(labels.get(name, ""), root) for name in PROJECT_PATH_LABELS)
+def _under(paths: list[str], root: Path) -> bool:
+    return any(p.startswith("/") and Path(p).is_relative_to(root) for p in paths)
 
 
 def _labels(obj: Model) -> dict[str, str]:
-    attrs = obj.attrs
+    attrs: dict[str, Any] = obj.attrs
     labels = attrs.get("Labels") or (attrs.get("Config") or {}).get("Labels") or {}
     return {str(k): str(v) for k, v in labels.items()}
 
 
+def belongs_to_lab(labels: dict[str, str], mount_sources: list[str], root: Path) -> bool:
+    name = lab_name()
+    if labels.get(LAB_LABEL) == name or labels.get(PROJECT) == name:
+        return True
+    if MANAGED_LABEL in labels and name == DEFAULT_LAB_NAME:
+        return True
+    path_labels = [p for label in PROJECT_PATH_LABELS for p in labels.get(label, "").split(",")]
+    return _under(path_labels, root) or _under(mount_sources, root)
+
+
 def lab_containers(client: docker.DockerClient, root: Path) -> list[Container]:
-    return [c for c in client.containers.list(all=True) if belongs_to_lab(_labels(c), root)]
+    found = []
+    for container in client.containers.list(all=True):
+        sources = [str(m.get("Source", "")) for m in container.attrs.get("Mounts") or []]
+        if belongs_to_lab(_labels(container), sources, root):
+            found.append(container)
+    return found
 
 
 def remove_lab_resources(client: docker.DockerClient, root: Path) -> None:
     containers = lab_containers(client, root)
-    projects = {PROJECT_NAME} | {p for c in containers if (p := _labels(c).get(PROJECT))}
+    projects = {lab_name()} | {p for c in containers if (p := _labels(c).get(PROJECT))}
     for container in containers:
         say(f"removing container {container.name}")
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True, v=True)
 
     def ours(labels: dict[str, str]) -> bool:
-        return labels.get(PROJECT) in projects or belongs_to_lab(labels, root)
+        return labels.get(PROJECT) in projects or belongs_to_lab(labels, [], root)
 
     for network in client.networks.list():
         if network.name not in BUILTIN_NETWORKS and ours(_labels(network)):

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 
-from lab.settings import COMPOSE_FILE, PROJECT_NAME, LabPaths
+from lab.settings import COMPOSE_FILE, LabPaths, lab_name
 
 
 class ComposeNotFound(RuntimeError):
@@ -40,7 +40,7 @@ def run_compose(paths: LabPaths, *args: str) -> None:
         "-f",
         str(COMPOSE_FILE),
         "-p",
-        PROJECT_NAME,
+        lab_name(),
         *args,
     ]
     subprocess.run(argv, check=True, stdout=sys.stderr)

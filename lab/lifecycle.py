@@ -28,6 +28,7 @@ from lab.settings import (
     NGINX_REPOSITORY,
     USERNAME,
     LabPaths,
+    lab_name,
     lab_paths,
     ports,
 )
@@ -64,6 +65,7 @@ def _write_keys(paths: LabPaths) -> bool:
 def _write_env(paths: LabPaths) -> None:
     p = ports()
     values = {
+        "BGLAB_NAME": lab_name(),
         "BGLAB_DIR": str(paths.root),
         "BGLAB_REGISTRY_IMAGE": recipes.REGISTRY.tag,
         "BGLAB_SERVER_V2_IMAGE": recipes.SERVER_V2.tag,

@@ -1,5 +1,7 @@
-"""Every constant of the lab in one place: ports, paths, names. Ports and the lab dir can be
-overridden by environment variables (BLUEGREEN_LAB_*)."""
+"""Every constant of the lab in one place: ports, paths, names. The lab's name (compose project,
+container names, label value), dir and ports can be overridden by environment variables
+(BLUEGREEN_LAB_NAME, BLUEGREEN_LAB_DIR, BLUEGREEN_LAB_*_PORT): a second lab with its own name,
+dir and ports runs beside the shared one without touching it."""
 
 from __future__ import annotations
 
@@ -15,12 +17,17 @@ COMPOSE_FILE = PACKAGE_DIR / "compose.yml"
 HOST = "127.0.0.1"
 USERNAME = "deploy"
 DEPLOY_UID = 2222
-PROJECT_NAME = "bluegreen-lab"
+DEFAULT_LAB_NAME = "bluegreen-lab"
 LAB_LABEL = "bluegreen.lab"
 MANAGED_LABEL = "bluegreen.managed"
 DEMO_REPOSITORY = "bluegreen-demo"
 NGINX_REPOSITORY = "bluegreen-nginx"
 DEMO_VERSIONS = ("v1", "v2", "slow-start", "broken")
+
+
+def lab_name() -> str:
+    """Compose project name of the lab, prefix of its container names, its label's value."""
+    return os.environ.get("BLUEGREEN_LAB_NAME", DEFAULT_LAB_NAME)
 
 
 def _port(name: str, default: int) -> int:
@@ -95,7 +102,7 @@ class LabPaths:
 
 
 def lab_paths() -> LabPaths:
-    root = os.environ.get("BLUEGREEN_LAB_DIR", "/tmp/bluegreen-lab")
+    root = os.environ.get("BLUEGREEN_LAB_DIR", f"/tmp/{lab_name()}")
     return LabPaths(Path(root).resolve())
 
 

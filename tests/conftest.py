@@ -5,7 +5,7 @@ Use the session fixture `lab` in any test marked `@pytest.mark.lab`: it returns 
 The lab comes up once per session (images built only when missing, a running lab reused) and
 is taken down at the end, unless BLUEGREEN_LAB_KEEP=1: then it stays up for the next session.
 
-pytest-docker starts lab/compose.yml as project bluegreen-lab with whichever compose the
+pytest-docker starts lab/compose.yml as project $BLUEGREEN_LAB_NAME (bluegreen-lab) with whichever compose the
 machine has (`docker compose` or `docker-compose`); the lab's own code does the rest (images,
 keys, waiting, pushing to the registry, `lab down`).
 """
@@ -22,7 +22,7 @@ import pytest
 
 from lab import lifecycle
 from lab.compose import compose_prefix
-from lab.settings import COMPOSE_FILE, PROJECT_NAME, keep_lab, lab_paths
+from lab.settings import COMPOSE_FILE, keep_lab, lab_name, lab_paths
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +43,7 @@ def docker_compose_file() -> str:
 
 @pytest.fixture(scope="session")
 def docker_compose_project_name() -> str:
-    return PROJECT_NAME
+    return lab_name()
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from typing import Any
 import docker
 from docker.models.containers import Container
 
-from lab.settings import LAB_LABEL
+from lab.settings import LAB_LABEL, lab_name
 
 
 def free_port() -> int:
@@ -59,7 +59,7 @@ def running_demo(
         detach=True,
         environment=environment,
         ports={"8000/tcp": ("127.0.0.1", port)},
-        labels={LAB_LABEL: "1"},
+        labels={LAB_LABEL: lab_name()},
     )
     try:
         wait_for_answer(f"http://127.0.0.1:{port}/")

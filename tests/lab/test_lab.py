@@ -15,7 +15,14 @@ import pytest
 from lab import lifecycle
 from lab.keys import write_key_pair, write_known_hosts
 from lab.registry import registry_tags
-from lab.settings import DEMO_REPOSITORY, LAB_LABEL, NGINX_REPOSITORY, lab_paths, ports
+from lab.settings import (
+    DEMO_REPOSITORY,
+    LAB_LABEL,
+    NGINX_REPOSITORY,
+    lab_name,
+    lab_paths,
+    ports,
+)
 from tests.lab.demo_containers import free_port, get, running_demo, wait_for_answer
 from tests.lab.listeners import listening_sockets_of
 from tests.lab.remote import paramiko_client, paramiko_run, ssh_run, write_remote
@@ -191,7 +198,7 @@ def test_example_compose_file_runs_healthy_on_both_compose_versions(
     lab: dict[str, Any], ssh_binary: str, flavour: str
 ) -> None:
     port = port_of(lab, flavour)
-    project = f"labtest{flavour}"
+    project = f"{lab_name()}-t{flavour}"
     workdir = remote_dir_of(lab, flavour) / "labtest-example"
     write_remote(ssh_binary, lab, port, workdir / "compose.yml", Path(lab["compose_file"]).read_bytes())
     app_port = free_port()
@@ -215,10 +222,10 @@ def test_example_compose_file_runs_healthy_on_both_compose_versions(
         assert (status, body) == (200, {"version": "v1", "color": "green"})
         assert headers["X-App-Color"] == "green"
     finally:
-        ssh_run(ssh_binary, lab, port, f"{compose} down --remove-orphans")
+        ssh_run(ssh_binary, lab, port, f"{compose} down --remove-orphans && rm -r {workdir}")
 
 
-def test_nginx_template_proxies_to_the_demo_app(lab: dict[str, Any], ssh_binary: str, tmp_path: Path) -> None:
+def test_nginx_template_proxies_to_the_demo_app(lab: dict[str, Any], ssh_binary: str) -> None:
     import jinja2
 
     app_port, proxy_port = free_port(), free_port()
@@ -240,7 +247,7 @@ def test_nginx_template_proxies_to_the_demo_app(lab: dict[str, Any], ssh_binary:
             detach=True,
             network_mode="host",
             volumes={str(conf_dir): {"bind": str(conf_dir), "mode": "ro"}},
-            labels={LAB_LABEL: "1"},
+            labels={LAB_LABEL: lab_name()},
         )
         try:
             wait_for_answer(f"http://127.0.0.1:{proxy_port}/")
@@ -251,6 +258,7 @@ def test_nginx_template_proxies_to_the_demo_app(lab: dict[str, Any], ssh_binary:
             assert reload.exit_code == 0, reload.output
         finally:
             proxy.remove(force=True)
+            ssh_run(ssh_binary, lab, lab["port"], f"rm -r {conf_dir}")
 
 
 # --- the demo app images ---------------------------------------------------------------------
@@ -314,7 +322,7 @@ def test_demo_app_slow_start_is_healthy_only_after_its_delay(lab: dict[str, Any]
 
 def test_lab_listens_on_loopback_only(lab: dict[str, Any]) -> None:
     client = docker.from_env()
-    containers = client.containers.list(filters={"label": f"{LAB_LABEL}=1"})
+    containers = client.containers.list(filters={"label": f"{LAB_LABEL}={lab_name()}"})
     assert len(containers) >= 3
     sockets = listening_sockets_of(containers)
     p = ports()
@@ -355,11 +363,17 @@ def test_lab_down_removes_the_lab_and_what_deploys_left(
     port = lab["compose_v1_port"]
     write_remote(ssh_binary, lab, port, workdir / "compose.yml", Path(lab["compose_file"]).read_bytes())
     env = f"BLUEGREEN_IMAGE={lab['images']['v1']} BLUEGREEN_COLOR=blue BLUEGREEN_PORT={free_port()}"
-    up = ssh_run(ssh_binary, lab, port, f"cd {workdir} && {env} docker-compose -p leftover up -d")
+    up = ssh_run(
+        ssh_binary, lab, port, f"cd {workdir} && {env} docker-compose -p {lab_name()}-leftover up -d"
+    )
     assert up.returncode == 0, up.stderr.decode()
     # ... and a proxy container the product labels as managed.
     client.containers.run(
-        lab["images"]["v1"], detach=True, labels={"bluegreen.managed": "1"}, name="labtest-managed"
+        lab["images"]["v1"],
+        detach=True,
+        labels={"bluegreen.managed": "proxy"},
+        name=f"{lab_name()}-t-managed",
+        volumes={str(workdir): {"bind": str(workdir), "mode": "ro"}},
     )
 
     lifecycle.down()
@@ -367,10 +381,10 @@ def test_lab_down_removes_the_lab_and_what_deploys_left(
     left = [
         c.name
         for c in client.containers.list(all=True)
-        if (c.name or "").startswith(("bluegreen-lab", "leftover", "labtest")) or LAB_LABEL in c.labels
+        if (c.name or "").startswith(lab_name()) or c.labels.get(LAB_LABEL) == lab_name()
     ]
     assert left == []
-    assert "leftover_default" not in [n.name for n in client.networks.list()]
+    assert f"{lab_name()}-leftover_default" not in [n.name for n in client.networks.list()]
     paths = lab_paths()
     assert not paths.ssh_dir.exists() and not (paths.root / "home").exists()
     assert not paths.info_file.exists()
