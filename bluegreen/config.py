@@ -19,6 +19,7 @@ import yaml
 
 from bluegreen.colors import COLORS
 from bluegreen.errors import InputError
+from bluegreen.render import Route, render_nginx
 
 ACTION_YML = Path(__file__).resolve().parent.parent / "action.yml"
 COMMANDS = ("deploy", "rollback", "status")
@@ -280,8 +281,12 @@ def _check_compose_file(path: Path) -> None:
 
 def _template(value: str, workspace: Path, command: str) -> Path:
     path = workspace / value if value else DEFAULT_TEMPLATE
-    if command != "status" and not path.is_file():
+    if command == "status":
+        return path
+    if not path.is_file():
         raise InputError(
             "nginx-template", f"{path} does not exist", "Point it at a jinja2 nginx.conf template"
         )
+    # A trial render here catches undefined variables and syntax errors before anything connects.
+    render_nginx(path.read_text(), Route("app", "green", "blue", "127.0.0.1", 8082, 80), str(path))
     return path

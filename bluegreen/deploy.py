@@ -34,7 +34,7 @@ from bluegreen.progress import Reporter, Timer
 from bluegreen.render import PROXY_CONFIG_DIR, Route, proxy_compose, render_nginx
 from bluegreen.state import State
 
-VERIFY_TIMEOUT = 20.0
+VERIFY_TIMEOUT = 5.0
 RELOAD_TIMEOUT = 10.0
 UPSTREAM_HEADER = "x-bluegreen-upstream"
 
@@ -314,7 +314,8 @@ class Deployment:
             if isinstance(answer, Answer) and answer.ok and waiting is None:
                 self.report.info(f"{color} healthy: GET {self.config.health_path} -> {answer.status}")
                 return
-            last = waiting or (f"HTTP {answer.status}" if isinstance(answer, Answer) else answer)
+            probed = f"HTTP {answer.status}" if isinstance(answer, Answer) else answer
+            last = f"{probed}; {waiting}" if waiting else probed
             if time.monotonic() + delay > deadline:
                 raise BluegreenError(
                     f"{color} was not healthy within {self.config.health_timeout:g} s (health-timeout): "

@@ -30,6 +30,7 @@ def workspace(tmp_path: Path) -> Path:
     (tmp_path / "deploy" / "nginx.conf.j2").write_text("events {}\n")
     (tmp_path / "deploy" / "not-yaml.yml").write_text("services: [unclosed\n")
     (tmp_path / "deploy" / "empty.yml").write_text("version: '3'\n")
+    (tmp_path / "deploy" / "undefined.j2").write_text("server {{ upstream_prot }};\n")
     return tmp_path
 
 
@@ -98,6 +99,7 @@ BAD_INPUTS = [
     ({"compose-file": "deploy/not-yaml.yml"}, "compose-file", "is not valid YAML"),
     ({"compose-file": "deploy/empty.yml"}, "compose-file", "defines no services"),
     ({"nginx-template": "deploy/missing.j2"}, "nginx-template", "does not exist"),
+    ({"nginx-template": "deploy/undefined.j2"}, "nginx-template", "'upstream_prot' is undefined"),
     ({"health-timeout": "soon"}, "health-timeout", "not a number"),
     ({"health-timeout": "-5"}, "health-timeout", "Give a positive number"),
     ({"drain-timeout": "0"}, "drain-timeout", "Give a positive number"),
