@@ -22,6 +22,9 @@ from bluegreen.errors import BluegreenError, InputError
 from bluegreen.host import CommandResult, Held, Stream
 
 log = logging.getLogger("bluegreen")
+# paramiko logs a traceback from its transport thread for errors we already report once, clearly.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+logging.getLogger("paramiko").propagate = False
 _FALLBACK_DOCKER_API = "1.24"
 
 
@@ -124,46 +127,63 @@ def connect(
             allow_agent=False,
             look_for_keys=False,
         )
-    except paramiko.BadHostKeyException as exc:
+    except BaseException as exc:
+        transport = client.get_transport()
+        answered = transport is not None and bool(transport.remote_version)
         client.close()
-        raise InputError(
-            "known-hosts",
-            f"the host key of {host}:{port} has CHANGED (now {fingerprint_of(exc.key)}): refusing to connect",
-            "If the change is expected, update `known-hosts` from `ssh-keyscan`; otherwise investigate",
-        ) from None
-    except paramiko.AuthenticationException:
-        client.close()
-        raise InputError(
-            "ssh-key",
-            f"was refused by {where}",
-            f"Add its public key to ~{username}/.ssh/authorized_keys on the server, or check `username`",
-        ) from None
-    except TimeoutError:
-        client.close()
-        raise InputError(
-            "host",
-            f"{host}:{port} did not answer within {timeout:g} s",
-            "Check `host`, `port` and the firewall",
-        ) from None
-    except ConnectionRefusedError:
-        client.close()
-        raise InputError(
-            "port",
-            f"connection to {host}:{port} was refused",
-            "Check that sshd runs there and `port` is right",
-        ) from None
-    except socket.gaierror:
-        client.close()
-        raise InputError("host", f"{host!r} does not resolve", "Check the hostname") from None
-    except OSError as exc:
-        client.close()
-        raise InputError(
-            "host", f"cannot reach {host}:{port} ({exc.strerror or exc})", "Check `host` and `port`"
-        ) from None
-    except paramiko.SSHException as exc:
-        client.close()
-        raise BluegreenError(f"SSH to {where} failed: {exc}") from None
+        raise _connect_error(exc, host, port, username, timeout, answered) from None
     return SshHost(client, name=where)
+
+
+def _connect_error(
+    exc: BaseException, host: str, port: int, username: str, timeout: float, answered: bool
+) -> BaseException:
+    """One clear error, naming the input to fix, for each way connecting can fail."""
+    where = f"{username}@{host}:{port}"
+    no_answer = InputError(
+        "host", f"{host}:{port} did not answer within {timeout:g} s", "Check `host`, `port` and the firewall"
+    )
+    match exc:
+        case InputError():
+            return exc
+        case paramiko.BadHostKeyException():
+            return InputError(
+                "known-hosts",
+                f"the host key of {host}:{port} has CHANGED (now {fingerprint_of(exc.key)}): "
+                "refusing to connect",
+                "If the change is expected, update `known-hosts` from `ssh-keyscan`; otherwise investigate",
+            )
+        case paramiko.AuthenticationException():
+            return InputError(
+                "ssh-key",
+                f"was refused by {where}",
+                f"Add its public key to ~{username}/.ssh/authorized_keys on the server, or check `username`",
+            )
+        case TimeoutError():
+            return no_answer
+        case ConnectionRefusedError() | paramiko.ssh_exception.NoValidConnectionsError() if _refused(exc):
+            return InputError(
+                "port",
+                f"connection to {host}:{port} was refused",
+                "Check that sshd runs there and `port` is right",
+            )
+        case socket.gaierror():
+            return InputError("host", f"{host!r} does not resolve", "Check the hostname")
+        case OSError():
+            return InputError(
+                "host", f"cannot reach {host}:{port} ({exc.strerror or exc})", "Check `host` and `port`"
+            )
+        case paramiko.SSHException() if not answered:
+            return no_answer
+        case paramiko.SSHException():
+            return BluegreenError(f"SSH to {where} failed: {exc}")
+    return exc
+
+
+def _refused(exc: BaseException) -> bool:
+    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
+        return all(isinstance(error, ConnectionRefusedError) for error in exc.errors.values())
+    return isinstance(exc, ConnectionRefusedError)
 
 
 class SshHost:
