@@ -1,4 +1,4 @@
-"""python -m lab up | down | info"""
+"""python -m lab up | down | info | demo"""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("up", help="build what is missing, start the lab, print its JSON info")
     commands.add_parser("down", help="remove the lab's containers, networks, volumes and keys")
     commands.add_parser("info", help="print the running lab's JSON info (lab.json)")
+    commands.add_parser("demo", help="lab up, then deploy the demo app v1 then v2 with bluegreen")
     args = parser.parse_args(argv)
     started = time.monotonic()
     if args.command == "up":
@@ -26,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "down":
         down()
         say(f"lab down in {time.monotonic() - started:.1f} s")
+    elif args.command == "demo":
+        from lab.demo import main as demo
+
+        return demo()
     else:
         print(json.dumps(info()), flush=True)
     return 0
