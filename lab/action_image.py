@@ -19,7 +19,6 @@ import fcntl
 import hashlib
 import json
 import re
-import shlex
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -69,10 +68,7 @@ def _host_files() -> list[tuple[Path, Path]]:
 
 
 def _hooks(files: list[tuple[Path, Path]]) -> list[str]:
-    copies = [
-        f"mkdir -p \"$1\"{shlex.quote(str(dst.parent))} && cp {shlex.quote(str(src))} \"$1\"{shlex.quote(str(dst))}"
-        for src, dst in files
-    ]
+    copies = [h for src, dst in files for h in (f'mkdir -p "$1{dst.parent}"', f"copy-in {src} {dst.parent}")]
     return [*_LAYOUT_HOOKS, *copies]
 
 
