@@ -255,9 +255,10 @@ def _append(path: str | None, text: str) -> None:
             file.write(text)
 
 
-def _execute(raw: dict[str, str], env: Mapping[str, str], reporter: GitHubReporter) -> Result | str:
+def _execute(
+    raw: dict[str, str], env: Mapping[str, str], reporter: GitHubReporter, command_name: str
+) -> Result | str:
     """Mask the secrets, then run bluegreen: its Result, or the one error message to report."""
-    command_name = raw.get("command", "").strip() or "deploy"
     try:
         from bluegreen.config import SECRET_INPUTS
 
@@ -290,7 +291,8 @@ def main(environ: Mapping[str, str] | None = None, out: TextIO | None = None) ->
     env = os.environ if environ is None else environ
     reporter = GitHubReporter(out or sys.stdout)
     raw = inputs_from_env(env)
-    outcome = _execute(raw, env, reporter)
+    command_name = raw.get("command", "").strip() or "deploy"
+    outcome = _execute(raw, env, reporter, command_name)
     seconds = time.monotonic() - started
     reporter.end_group()
 
@@ -306,7 +308,7 @@ def main(environ: Mapping[str, str] | None = None, out: TextIO | None = None) ->
         before, after = outcome.previous_color or "none", outcome.active_color or "none"
     host, port = raw.get("host", "").strip(), raw.get("port", "").strip()
     summary = summary_markdown(
-        command_name=raw.get("command", "").strip() or "deploy",
+        command_name=command_name,
         app=app,
         host=f"{host}:{port}" if host and port else host,
         status=outputs["status"],
