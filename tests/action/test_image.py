@@ -82,12 +82,13 @@ def lab_inputs(app: App, key: str) -> dict[str, str]:
 
 
 def docker_run(
-    image: str, workspace: Path, inputs: Mapping[str, str], files: Path | None = None
+    image: str, workspace: Path, inputs: Mapping[str, str], files: Path | None = None, name: str = ""
 ) -> tuple[list[str], dict[str, str]]:
     """argv and environment of `docker run` as the runner does it: the workspace (and the
     file-commands directory) mounted; the input values travel in the environment, not in argv."""
     env = input_env(inputs)
     argv = ["docker", "run", "--rm", "--network", "host", "--workdir", WORKSPACE]
+    argv += ["--name", name] if name else []
     argv += ["-v", f"{workspace}:{WORKSPACE}", "-e", f"GITHUB_WORKSPACE={WORKSPACE}"]
     if files is not None:
         argv += ["-v", f"{files}:{FILE_COMMANDS}"]
@@ -97,11 +98,17 @@ def docker_run(
     return [*argv, image], {**os.environ, **env}
 
 
-def run_action(image: str, workspace: Path, inputs: Mapping[str, str], timeout: float = 600) -> ActionRun:
+def file_commands(workspace: Path) -> Path:
+    """The runner's directory of the step's GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, empty."""
     files = workspace.parent / "file_commands"
     files.mkdir(exist_ok=True)
     for name in ("output", "summary"):
         (files / name).write_text("")
+    return files
+
+
+def run_action(image: str, workspace: Path, inputs: Mapping[str, str], timeout: float = 600) -> ActionRun:
+    files = file_commands(workspace)
     argv, env = docker_run(image, workspace, inputs, files)
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     return ActionRun(
@@ -203,6 +210,41 @@ def test_image_reports_a_failed_deploy_once(action_image: str, app: App, tmp_pat
     assert rows[-1].startswith("| health | failed |") or rows[-1].startswith("| start | failed |"), rows
     message = unescape(errors[0].removeprefix("::error::"))
     assert run.summary.endswith(f"**Error**\n\n```text\n{message}\n```\n")
+
+
+def test_cancelled_run_cleans_up_and_reports_once(action_image: str, app: App, tmp_path: Path) -> None:
+    """A cancelled job stops the action's container (`docker stop`: SIGTERM to the entrypoint, PID 1):
+    the new color is torn down and the cancellation is the one ::error::."""
+    key = encrypted_lab_key(app.lab)
+    workspace = lab_workspace(app.lab, tmp_path)
+    files = file_commands(workspace)
+    container = f"bluegreen-action-cancel-{os.getpid()}"
+    inputs = {**lab_inputs(app, key), "image": app.lab["images"]["slow-start"]}
+    argv, env = docker_run(action_image, workspace, inputs, files, name=container)
+    lines: list[str] = []
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as run:
+        assert run.stdout is not None
+        for line in run.stdout:
+            lines.append(line)
+            if line.startswith("::group::health"):  # the new color is up, the old one untouched
+                subprocess.run(["docker", "stop", "--time", "60", container], capture_output=True, check=True)
+        exit_code = run.wait(timeout=120)
+    log = "".join(lines)
+
+    assert exit_code == 1, log
+    assert "::group::health\n" in log
+    errors = error_lines(log)
+    assert len(errors) == 1 and "cancelled" in errors[0] and "SIGTERM" in errors[0], log
+    assert_groups_balanced(log)
+    assert parse_outputs((files / "output").read_text())["status"] == "failed"
+    projects = {f"{app.name}-blue", f"{app.name}-green"}
+    left = subprocess.run(
+        ["docker", "ps", "--all", "--format", '{{.Label "com.docker.compose.project"}}'],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert projects.isdisjoint(left), left
 
 
 def test_image_reaches_the_server_fast(action_image: str, lab: dict[str, Any], tmp_path: Path) -> None:
