@@ -71,14 +71,5 @@ def nginx_test_in_new_container(image: str, config_dir: str, config_path: str) -
             "nginx", "-t", "-q", "-c", config_path]  # fmt: skip
 
 
-def nginx_reload(container: str) -> list[str]:
-    # nginx runs as PID 1 of its container, so HUP goes straight to the master process.
-    return ["docker", "kill", "--signal", "HUP", container]
-
-
-def rename(source: str, target: str) -> list[str]:
-    return ["mv", "-f", "--", source, target]
-
-
 def remove(*paths: str) -> list[str]:
     return ["rm", "-f", "--", *paths]

@@ -72,6 +72,10 @@ class Host(Protocol):
 
     def append_file(self, path: str, data: bytes) -> None: ...
 
+    def rename(self, source: str, target: str) -> None:
+        """Atomically replace target with source (POSIX rename)."""
+        ...
+
     def read_file(self, path: str) -> bytes | None: ...
 
     def home(self) -> str: ...
@@ -120,6 +124,9 @@ class LocalHost:
             handle.write(data)
         os.chmod(tmp, mode)
         os.replace(tmp, target)
+
+    def rename(self, source: str, target: str) -> None:
+        os.replace(source, target)
 
     def append_file(self, path: str, data: bytes) -> None:
         with open(path, "ab") as handle:

@@ -260,6 +260,9 @@ class SshHost:
             handle.write(data)
         self.sftp.posix_rename(tmp, path)
 
+    def rename(self, source: str, target: str) -> None:
+        self.sftp.posix_rename(source, target)
+
     def append_file(self, path: str, data: bytes) -> None:
         with self.sftp.open(path, "ab") as handle:
             handle.write(data)

@@ -39,7 +39,6 @@ def all_remote_commands(config: Config, home: str = "/home/deploy") -> list[list
     argvs: list[list[str]] = [
         commands.make_dirs(layout.app_dir, layout.nginx_dir, layout.proxy_dir),
         commands.take_lock(layout.lock_file, config.lock_timeout),
-        commands.rename(layout.next_config, layout.live_config),
         commands.remove(layout.next_config),
         commands.nginx_test_in_new_container(config.proxy_image, layout.nginx_dir, "/etc/bluegreen-nginx/x"),
         commands.nginx_test(f"{config.app_name}-proxy-nginx-1", "/etc/bluegreen-nginx/x"),
