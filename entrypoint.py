@@ -97,8 +97,20 @@ def result_outputs(result: Result, seconds: float) -> dict[str, str]:
     }
 
 
-def failure_outputs(seconds: float) -> dict[str, str]:
-    return {"status": "failed", "duration-seconds": f"{seconds:.1f}"}
+def failure_outputs(seconds: float, live_color: str = "") -> dict[str, str]:
+    """A failed run leaves the live color serving: say which, once it was known."""
+    outputs = {"status": "failed", "duration-seconds": f"{seconds:.1f}"}
+    if live_color:
+        outputs["active-color"] = live_color
+    return outputs
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The one error to report, and the color still serving when it was known."""
+
+    message: str
+    live_color: str = ""
 
 
 @dataclass
@@ -257,8 +269,8 @@ def _append(path: str | None, text: str) -> None:
 
 def _execute(
     raw: dict[str, str], env: Mapping[str, str], reporter: GitHubReporter, command_name: str
-) -> Result | str:
-    """Mask the secrets, then run bluegreen: its Result, or the one error message to report."""
+) -> Result | Failed:
+    """Mask the secrets, then run bluegreen: its Result, or the one error to report."""
     try:
         from bluegreen.config import SECRET_INPUTS
 
@@ -274,13 +286,15 @@ def _execute(
         try:
             return execute(raw, reporter, workspace)
         except BluegreenError as exc:
-            return f"bluegreen {command_name} failed: {exc}"
+            return Failed(f"bluegreen {command_name} failed: {exc}", exc.live_color)
     except KeyboardInterrupt as exc:
-        return f"bluegreen {command_name} was cancelled ({exc or 'interrupted'}); see the log for its cleanup"
+        return Failed(
+            f"bluegreen {command_name} was cancelled ({exc or 'interrupted'}); see the log for its cleanup"
+        )
     except Exception as exc:
         reporter.end_group()
         reporter.text(traceback.format_exc())
-        return (
+        return Failed(
             f"bluegreen {command_name} failed unexpectedly: {type(exc).__name__}: {exc} "
             "(a bug in bluegreen: please report it with this log)"
         )
@@ -296,10 +310,11 @@ def main(environ: Mapping[str, str] | None = None, out: TextIO | None = None) ->
     seconds = time.monotonic() - started
     reporter.end_group()
 
-    if isinstance(outcome, str):
-        reporter.error(outcome)
-        outputs = failure_outputs(seconds)
-        app, image, before, after = raw.get("app-name", "").strip(), raw.get("image", "").strip(), "—", "—"
+    if isinstance(outcome, Failed):
+        reporter.error(outcome.message)
+        outputs = failure_outputs(seconds, outcome.live_color)
+        app, image = raw.get("app-name", "").strip(), raw.get("image", "").strip()
+        before = after = outcome.live_color or "—"  # a failed run leaves the live color serving
     else:
         line = f"{outcome.status}: {outcome.app_name} live color {outcome.active_color or 'none'}"
         reporter.text(line + (f" (was {outcome.previous_color})" if outcome.previous_color else ""))
@@ -317,11 +332,11 @@ def main(environ: Mapping[str, str] | None = None, out: TextIO | None = None) ->
         image=image,
         seconds=seconds,
         phases=reporter.rows,
-        error=outcome if isinstance(outcome, str) else "",
+        error=outcome.message if isinstance(outcome, Failed) else "",
     )
     _append(env.get("GITHUB_OUTPUT"), outputs_text(outputs))
     _append(env.get("GITHUB_STEP_SUMMARY"), summary)
-    return 1 if isinstance(outcome, str) else 0
+    return 1 if isinstance(outcome, Failed) else 0
 
 
 if __name__ == "__main__":

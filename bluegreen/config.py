@@ -6,6 +6,7 @@ Every check here runs before any connection is made, so bad input never changes 
 from __future__ import annotations
 
 import base64
+import difflib
 import io
 import re
 from collections.abc import Mapping
@@ -91,7 +92,9 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
     specs = input_specs()
     unknown = sorted(set(raw) - set(specs))
     if unknown:
-        raise InputError(unknown[0], "is not an input of bluegreen", "Remove it or fix its spelling")
+        close = difflib.get_close_matches(unknown[0].replace("_", "-"), specs, n=1)
+        fix = f"Did you mean `{close[0]}`?" if close else "Remove it or fix its spelling"
+        raise InputError(unknown[0], "is not an input of bluegreen", fix)
     values = {name: (raw.get(name) or "").strip() or spec.default for name, spec in specs.items()}
     values["ssh-key"] = raw.get("ssh-key") or ""  # keys keep their exact text
     for name, spec in specs.items():
@@ -99,6 +102,10 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
             raise InputError(name, "is required but empty", f"Set `{name}` in the step's `with:`")
 
     command = _choice(values, "command", COMMANDS)
+    if command == "deploy" and not values["compose-file"]:
+        raise InputError(
+            "compose-file", "is required to deploy but empty", "Set `compose-file` in the step's `with:`"
+        )
     ports = {color: _port(values, f"{color}-port") for color in COLORS}
     if ports["blue"] == ports["green"]:
         raise InputError("green-port", "equals blue-port", "Give each color its own port")
@@ -177,7 +184,7 @@ def _choice(values: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> s
 
 def _port(values: Mapping[str, str], name: str) -> int:
     value = values[name]
-    if not value.isdigit() or not 1 <= int(value) <= 65535:
+    if not re.fullmatch(r"[0-9]{1,5}", value) or not 1 <= int(value) <= 65535:
         raise InputError(name, f"is {value!r}, not a port", "Use a whole number from 1 to 65535")
     return int(value)
 
@@ -271,12 +278,17 @@ def _check_compose_file(path: Path) -> None:
     try:
         document: Any = yaml.safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        where = getattr(exc, "problem_mark", None)
         raise InputError(
-            "compose-file", f"{path} is not valid YAML ({where or exc})", "Fix the file's syntax"
+            "compose-file", f"{path} is not valid YAML ({_yaml_problem(exc)})", "Fix the file's syntax"
         ) from None
     if not isinstance(document, dict) or not document.get("services"):
         raise InputError("compose-file", f"{path} defines no services", "Add a `services:` section to it")
+
+
+def _yaml_problem(exc: Exception) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark else problem
 
 
 def _template(value: str, workspace: Path, command: str) -> Path:

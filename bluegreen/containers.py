@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import docker
-from docker.models.containers import Container
+if TYPE_CHECKING:
+    import docker
+    from docker.models.containers import Container
 
 from bluegreen.colors import COLORS, project_name
 

@@ -113,11 +113,15 @@ def now_iso() -> str:
 class Deployment:
     """One run of one command against one host."""
 
-    def __init__(self, config: Config, host: Host, reporter: Reporter, actor: str = "") -> None:
+    def __init__(
+        self, config: Config, host: Host, reporter: Reporter, timer: Timer | None = None, actor: str = ""
+    ) -> None:
         self.config = config
         self.host = host
         self.report = reporter
-        self.timer = Timer(reporter)
+        self.timer = timer or Timer(reporter)
+        self.live: str | None = None
+        self.target: str | None = None
         self.actor = actor or default_actor()
         self.app = config.app_name
         self.layout = Layout(app_dir=f"{resolve_remote_dir(config.remote_dir, host)}/{self.app}")
@@ -130,6 +134,7 @@ class Deployment:
             with self.timer.phase("detect"):
                 state, live = self._detect()
                 target = other(live) if live else FIRST_COLOR
+                self.live, self.target = live, target
                 self.report.info(f"live color: {live or 'none (first deploy)'}; deploying {target}")
             candidate = self._render(target, live)
             with self.timer.phase("upload"):
@@ -146,6 +151,7 @@ class Deployment:
                         "(roll back only after a deploy that switched colors)"
                     )
                 target = state.previous_color
+                self.live, self.target = live, target
                 self.report.info(f"live color: {live}; rolling back to {target}")
             candidate = self._render(target, live)
             return self._switch(target, live, state, state.previous_image, candidate, "rolled-back")
@@ -508,10 +514,14 @@ def resolve_remote_dir(remote_dir: str, host: Host) -> str:
     return remote_dir
 
 
-def run_command(config: Config, host: Host, reporter: Reporter, actor: str = "") -> Result:
-    deployment = Deployment(config, host, reporter, actor)
-    if config.command == "deploy":
-        return deployment.deploy()
-    if config.command == "rollback":
-        return deployment.rollback()
-    return deployment.status()
+def run_command(config: Config, host: Host, reporter: Reporter, timer: Timer | None = None) -> Result:
+    deployment = Deployment(config, host, reporter, timer)
+    try:
+        if config.command == "deploy":
+            return deployment.deploy()
+        if config.command == "rollback":
+            return deployment.rollback()
+        return deployment.status()
+    except BluegreenError as exc:
+        exc.live_color, exc.target_color = deployment.live or "", deployment.target or ""
+        raise

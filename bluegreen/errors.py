@@ -4,6 +4,11 @@
 class BluegreenError(Exception):
     """A failure the user can act on. The edge prints its message once and exits non-zero."""
 
+    live_color = ""
+    """The color serving when the run failed (a failed run leaves it serving), once known."""
+    target_color = ""
+    """The color the run was switching to, once known."""
+
 
 class InputError(BluegreenError):
     """An input is missing or invalid. Raised before anything touches the host."""

@@ -15,11 +15,12 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
-
-import docker
+from typing import TYPE_CHECKING, Protocol
 
 from bluegreen.errors import RemoteCommandError
+
+if TYPE_CHECKING:
+    import docker
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,8 @@ class LocalHost:
 
     def docker(self) -> docker.DockerClient:
         if self._docker is None:
+            import docker
+
             self._docker = docker.from_env()
         return self._docker
 

@@ -11,7 +11,7 @@ from types import FrameType
 from bluegreen.config import parse_inputs
 from bluegreen.deploy import Result, run_command
 from bluegreen.errors import BluegreenError
-from bluegreen.progress import Reporter
+from bluegreen.progress import Reporter, Timer
 from bluegreen.ssh import HostKeyCheck, connect
 
 
@@ -36,8 +36,12 @@ def execute(raw_inputs: Mapping[str, str], reporter: Reporter, workspace: Path =
         fingerprint=config.host_fingerprint,
         insecure=config.insecure_skip_host_key_check,
     )
-    host = connect(config.host, config.port, config.username, config.ssh_key, check, config.connect_timeout)
+    timer = Timer(reporter)
+    with timer.phase("connect"):
+        host = connect(
+            config.host, config.port, config.username, config.ssh_key, check, config.connect_timeout
+        )
     try:
-        return run_command(config, host, reporter)
+        return run_command(config, host, reporter, timer)
     finally:
         host.close()

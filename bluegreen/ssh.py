@@ -11,21 +11,19 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-import docker
 import paramiko
-from docker.transport import SSHHTTPAdapter
-from docker.transport.basehttpadapter import BaseHTTPAdapter
 
 from bluegreen.errors import BluegreenError, InputError
 from bluegreen.host import CommandResult, Held, Stream
 
-log = logging.getLogger("bluegreen")
+if TYPE_CHECKING:
+    import docker
+
 # paramiko logs a traceback from its transport thread for errors we already report once, clearly.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
 logging.getLogger("paramiko").propagate = False
-_FALLBACK_DOCKER_API = "1.24"
 
 
 @dataclass(frozen=True)
@@ -54,12 +52,7 @@ class _VerifyUnknownKey(paramiko.MissingHostKeyPolicy):
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         actual = fingerprint_of(key)
-        if self._check.insecure:
-            log.warning(
-                "WARNING: host key of %s NOT verified (%s); insecure-skip-host-key-check is on",
-                hostname,
-                actual,
-            )
+        if self._check.insecure:  # run.execute has already warned, loudly
             return
         if self._check.fingerprint:
             if actual == self._check.fingerprint.rstrip("="):
@@ -288,15 +281,9 @@ class SshHost:
     def docker(self) -> docker.DockerClient:
         """A Docker SDK client that reaches the host's engine through this same SSH connection."""
         if self._docker is None:
-            client = docker.DockerClient(
-                base_url="ssh://bluegreen", version=_FALLBACK_DOCKER_API, use_ssh_client=True
-            )
-            adapter = _SharedConnectionAdapter(self._client)
-            api: Any = client.api  # reaching into APIClient: it has no public way to take an adapter
-            api._custom_adapter = adapter
-            api.mount("http+docker://ssh", adapter)
-            api._version = api._retrieve_server_version()
-            self._docker = client
+            from bluegreen.docker_over_ssh import docker_client
+
+            self._docker = docker_client(self._client)
         return self._docker
 
     def close(self) -> None:
@@ -305,29 +292,3 @@ class SshHost:
         if self._sftp is not None:
             self._sftp.close()
         self._client.close()
-
-
-class _SharedConnectionAdapter(SSHHTTPAdapter):
-    """docker's SSH adapter, on our already verified connection instead of one of its own.
-
-    docker-py would build a second paramiko client from ~/.ssh/config and known_hosts files; the
-    action has neither, and one connection means one host-key check and one authentication.
-    """
-
-    def __init__(self, client: paramiko.SSHClient) -> None:
-        from docker import constants
-        from docker.transport.sshconn import RecentlyUsedContainer
-
-        self.ssh_client = client
-        self.ssh_host = "bluegreen"
-        self.timeout = 60
-        self.max_pool_size = constants.DEFAULT_MAX_POOL_SIZE
-        self.pools: Any = RecentlyUsedContainer(constants.DEFAULT_NUM_POOLS, dispose_func=lambda p: p.close())
-        BaseHTTPAdapter.__init__(self)
-
-    def _connect(self) -> None:
-        """The connection is ours: never reconnect behind our back."""
-
-    def close(self) -> None:
-        BaseHTTPAdapter.close(self)
-        self.pools.clear()

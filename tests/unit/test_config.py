@@ -84,7 +84,7 @@ BAD_INPUTS = [
     ({"username": ""}, "username", "is required but empty"),
     ({"ssh-key": ""}, "ssh-key", "is required but empty"),
     ({"app-name": ""}, "app-name", "is required but empty"),
-    ({"compose-file": ""}, "compose-file", "is required but empty"),
+    ({"compose-file": ""}, "compose-file", "is required to deploy but empty"),
     ({"ssh-key": "hello"}, "ssh-key", "is not a private key"),
     (
         {"ssh-key": "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----"},
@@ -96,7 +96,11 @@ BAD_INPUTS = [
     ({"host-fingerprint": "MD5:aa:bb"}, "host-fingerprint", "not a SHA256 fingerprint"),
     ({"host-fingerprint": "SHA256:short"}, "host-fingerprint", "not a SHA256 fingerprint"),
     ({"compose-file": "deploy/missing.yml"}, "compose-file", "does not exist"),
-    ({"compose-file": "deploy/not-yaml.yml"}, "compose-file", "is not valid YAML"),
+    (
+        {"compose-file": "deploy/not-yaml.yml"},
+        "compose-file",
+        "is not valid YAML (line 2, column 1: expected ',' or ']'",
+    ),
     ({"compose-file": "deploy/empty.yml"}, "compose-file", "defines no services"),
     ({"nginx-template": "deploy/missing.j2"}, "nginx-template", "does not exist"),
     ({"nginx-template": "deploy/undefined.j2"}, "nginx-template", "'upstream_prot' is undefined"),
@@ -107,6 +111,7 @@ BAD_INPUTS = [
     ({"connect-timeout": "1e9"}, "connect-timeout", "at most 86400"),
     ({"port": "ssh"}, "port", "not a port"),
     ({"port": "70000"}, "port", "not a port"),
+    ({"port": "²"}, "port", "not a port"),  # str.isdigit() says yes; found by hypothesis
     ({"blue-port": "8082"}, "green-port", "equals blue-port"),
     ({"command": "destroy"}, "command", "Use one of: deploy, rollback, status"),
     ({"health-path": "health"}, "health-path", "starting with '/'"),
@@ -123,7 +128,8 @@ BAD_INPUTS = [
     ({"host": "-oProxyCommand=x"}, "host", "Give a hostname"),
     ({"username": "root;id"}, "username", "Give the Unix user name"),
     ({"insecure-skip-host-key-check": "yes"}, "insecure-skip-host-key-check", "Use true or false"),
-    ({"colour": "blue"}, "colour", "is not an input of bluegreen"),
+    ({"colour": "blue"}, "colour", "is not an input of bluegreen. Remove it or fix its spelling"),
+    ({"ssh_key": "x"}, "ssh_key", "is not an input of bluegreen. Did you mean `ssh-key`?"),
 ]
 
 
