@@ -265,11 +265,11 @@ class Deployment:
             self._tear_down(target_project, target)
             raise
 
-        with self.timer.phase("switch"):
-            previous_config = self.host.read_file(self.layout.live_config)
-            self.host.rename(self.layout.next_config, self.layout.live_config)
-            self._reload(proxy)
+        previous_config = self.host.read_file(self.layout.live_config)
         try:
+            with self.timer.phase("switch"):
+                self.host.rename(self.layout.next_config, self.layout.live_config)
+                self._reload(proxy)
             with self.timer.phase("verify"):
                 self._verify_through_nginx(target)
         except BaseException:

@@ -13,6 +13,7 @@ never processed. Those retries are counted (`retried`); every other error is a f
 from __future__ import annotations
 
 import http.client
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -95,6 +96,7 @@ class Traffic:
         slow_clients: int = 4,
         slow_ms: int = 1000,
         timeout: float = 10.0,
+        stagger: bool = False,
     ) -> None:
         host_port = url.split("://", 1)[-1].rstrip("/")
         host, _, port = host_port.partition(":")
@@ -102,12 +104,20 @@ class Traffic:
         self.clients, self.rate, self.slow_clients, self.slow_ms, self.timeout = (
             clients, rate, slow_clients, slow_ms, timeout,
         )  # fmt: skip
+        # stagger: spread the clients' first requests over one interval (fast) and one slow period
+        # (slow clients are then paced too, one request per 1.25 x slow_ms), and keep each client in
+        # its slot after an error or a late answer, so requests never bunch up: not in bursts, and
+        # slow ones do not all start and end together (then a stop at a given moment would find all
+        # or none of them in flight).
+        self.stagger = stagger
         self.records: list[Record] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    def _run(self, client: _Client, interval: float) -> None:
+    def _run(self, client: _Client, interval: float, delay: float = 0.0) -> None:
+        if delay and self._stop.wait(delay):
+            return
         next_at = time.monotonic()
         while not self._stop.is_set():
             record = client.request()
@@ -116,6 +126,9 @@ class Traffic:
             if interval:
                 next_at += interval
                 delay = next_at - time.monotonic()
+                if delay <= 0 and self.stagger:  # late: skip to this client's next slot
+                    next_at += (math.floor(-delay / interval) + 1) * interval
+                    delay = next_at - time.monotonic()
                 if delay > 0:
                     self._stop.wait(delay)
                 else:
@@ -125,16 +138,21 @@ class Traffic:
 
     def start(self) -> None:
         interval = self.clients / self.rate if self.rate else 0.0
-        for _ in range(self.clients):
-            self._spawn(_Client(self.host, self.port, "/", self.timeout, slow=False), interval)
-        for _ in range(self.slow_clients):
+        for i in range(self.clients):
+            delay = interval * i / self.clients if self.stagger else 0.0
+            self._spawn(_Client(self.host, self.port, "/", self.timeout, slow=False), interval, delay)
+        slow_interval = 1.25 * self.slow_ms / 1000 if self.stagger else 0.0
+        for i in range(self.slow_clients):
             path = f"/slow?ms={self.slow_ms}"
+            delay = slow_interval * i / self.slow_clients
             self._spawn(
-                _Client(self.host, self.port, path, self.timeout + self.slow_ms / 1000, slow=True), 0.0
+                _Client(self.host, self.port, path, self.timeout + self.slow_ms / 1000, slow=True),
+                slow_interval,
+                delay,
             )
 
-    def _spawn(self, client: _Client, interval: float) -> None:
-        thread = threading.Thread(target=self._run, args=(client, interval), daemon=True)
+    def _spawn(self, client: _Client, interval: float, delay: float = 0.0) -> None:
+        thread = threading.Thread(target=self._run, args=(client, interval, delay), daemon=True)
         thread.start()
         self._threads.append(thread)
 
