@@ -102,6 +102,17 @@ FAULTS: dict[str, tuple[Callable[[dict[str, Any], Path], dict[str, str]], str]] 
         },
         "nginx rejected the rendered config (nginx -t), nothing was switched",
     ),
+    "nginx cannot load a config that passed nginx -t (port taken)": (
+        lambda lab, tmp: {
+            "nginx-template": template_with(
+                lab,
+                tmp,
+                "listen 127.0.0.1:{{ listen_port }};",
+                f"listen 127.0.0.1:{{{{ listen_port }}}};\n        listen 127.0.0.1:{lab['port']};",
+            ),
+        },
+        "nginx did not load the new config within 10 s",
+    ),
     "verification through nginx fails (config ignores the new color)": (
         lambda lab, tmp: {
             "nginx-template": template_with(lab, tmp, "{{ upstream_port }}", "18501"),
