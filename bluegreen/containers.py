@@ -73,6 +73,34 @@ def startup_verdict(states: Iterable[ContainerState]) -> tuple[str | None, str |
     return None, waiting
 
 
+def project_images(client: docker.DockerClient, project: str) -> set[str]:
+    """The image references (e.g. registry/app:sha) the project's containers were created from."""
+    return {_image_reference(c) for c in project_containers(client, project)} - {""}
+
+
+def remove_unused_images(client: docker.DockerClient, references: Iterable[str]) -> list[str]:
+    """Untag the images a redeployed color used before, unless a container still uses them.
+
+    Each deploy pulls a new image; without this a server's disk fills up with old versions. An
+    image goes away with its last tag; docker refuses to remove one that a container uses.
+    """
+    import docker.errors
+
+    in_use = {_image_reference(c) for c in client.containers.list(all=True)}
+    removed = []
+    for reference in sorted(set(references) - in_use):
+        try:
+            client.images.remove(reference)
+            removed.append(reference)
+        except docker.errors.APIError:  # in use after all, or already gone
+            continue
+    return removed
+
+
+def _image_reference(container: Container) -> str:
+    return str(container.attrs.get("Config", {}).get("Image", ""))
+
+
 def running_container(client: docker.DockerClient, project: str) -> Container | None:
     for container in project_containers(client, project):
         if ContainerState.of(container).status == "running":

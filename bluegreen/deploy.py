@@ -22,7 +22,9 @@ from bluegreen.commands import Compose
 from bluegreen.config import Config
 from bluegreen.containers import (
     nginx_workers,
+    project_images,
     project_states,
+    remove_unused_images,
     running_colors,
     running_container,
     startup_verdict,
@@ -250,6 +252,7 @@ class Deployment:
         outcome: str,
     ) -> Result:
         target_project = self._compose(target, image)
+        replaced_images = project_images(self.host.docker(), project_name(self.app, target))
         try:
             with self.timer.phase("start"):
                 if outcome == "deployed":
@@ -293,6 +296,9 @@ class Deployment:
         with self.timer.phase("record"):
             self.host.write_file(self.layout.state_file, new_state.to_json())
             self._audit(new_state, outcome)
+            removed = remove_unused_images(self.host.docker(), replaced_images)
+            if removed:
+                self.report.info(f"removed images no container uses any more: {', '.join(removed)}")
         return Result(
             command=self.config.command,
             status=outcome,

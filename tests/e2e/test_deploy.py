@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
+import docker.errors
 import pytest
 
 from bluegreen.config import load_private_key
@@ -91,3 +94,27 @@ def test_the_seed_order_of_steps_fails_requests(lab: dict[str, Any]) -> None:
         host.close()
         reset(app)
     assert len(failures(load.records)) > 0, "the seed's order should lose in-flight requests"
+
+
+def test_images_a_redeployed_color_no_longer_uses_are_removed(lab: dict[str, Any]) -> None:
+    """v-old on blue, v2 on green, v1 on blue again: nothing uses v-old any more, so it goes."""
+    client = docker.from_env()
+    old = f"{lab['registry']}/bluegreen-demo:old-{secrets.token_hex(3)}"
+    client.images.get(lab["images"]["v1"]).tag(old)
+    client.images.push(old)
+    client.images.remove(old)
+    app = App(lab, name="e2eprune", http_port=18160, blue_port=18161, green_port=18162)
+    reset(app)
+    try:
+        app.deploy(old).expect_ok()
+        assert client.images.get(old)
+        app.deploy(lab["images"]["v2"]).expect_ok()
+        run = app.deploy(lab["images"]["v1"])
+        run.expect_ok()
+        assert f"removed images no container uses any more: {old}" in run.stderr
+        with pytest.raises(docker.errors.ImageNotFound):
+            client.images.get(old)
+        assert client.images.get(lab["images"]["v2"])  # still used by green's stopped containers
+    finally:
+        reset(app)
+        client.close()
