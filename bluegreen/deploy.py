@@ -296,9 +296,7 @@ class Deployment:
         with self.timer.phase("record"):
             self.host.write_file(self.layout.state_file, new_state.to_json())
             self._audit(new_state, outcome)
-            removed = remove_unused_images(self.host.docker(), replaced_images)
-            if removed:
-                self.report.info(f"removed images no container uses any more: {', '.join(removed)}")
+            self._remove_unused(replaced_images)
         return Result(
             command=self.config.command,
             status=outcome,
@@ -455,6 +453,16 @@ class Deployment:
                 self._reload(self._proxy())
         finally:
             self._tear_down(project, color)
+
+    def _remove_unused(self, images: set[str]) -> None:
+        """Best effort: the deploy succeeded whether or not old images could be removed."""
+        try:
+            removed = remove_unused_images(self.host.docker(), images)
+        except Exception as exc:
+            self.report.warning(f"could not remove old images: {exc}")
+            return
+        if removed:
+            self.report.info(f"removed images no container uses any more: {', '.join(removed)}")
 
     def _audit(self, state: State, outcome: str) -> None:
         entry = {
