@@ -1,0 +1,70 @@
+"""python -m bench [--reps N]: the zero-downtime benchmark in the lab (issue #5).
+
+Writes bench/results/latest.json, latest.md and latest.png, and the raw measurements to
+bench/results/runs/<date>.json.gz (not committed; `--from-raw` recomputes the results from one).
+Exits 0 when every target holds, 3 when one misses (the results are written either way).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from bench.run import Settings, dump, load_dump, measure, say
+from bench.strategies import STRATEGIES
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    defaults = Settings()
+    parser.add_argument("--reps", type=int, default=defaults.reps, help="repetitions per strategy")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated, in order")
+    parser.add_argument("--clients", type=int, default=defaults.clients, help="keep-alive fast clients")
+    parser.add_argument("--rate", type=float, default=defaults.rate, help="total fast req/s")
+    parser.add_argument("--slow-clients", type=int, default=defaults.slow_clients)
+    parser.add_argument("--slow-ms", type=int, default=defaults.slow_ms)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="directory for latest.{json,md,png}")
+    parser.add_argument("--from-raw", type=Path, help="recompute the results from a raw dump, no run")
+    args = parser.parse_args(argv)
+
+    from bench import plot, report  # matplotlib is slow to import; --help should not wait for it
+
+    if args.from_raw:
+        raw = load_dump(args.from_raw)
+    else:
+        strategies = tuple(s for s in args.strategies.split(",") if s)
+        unknown = set(strategies) - set(STRATEGIES)
+        if unknown or args.reps < 1 or args.slow_ms < 1000:
+            parser.error(f"strategies among {STRATEGIES}, reps >= 1, slow-ms >= 1000 (unknown: {unknown})")
+        settings = Settings(
+            reps=args.reps, strategies=strategies, clients=args.clients, rate=args.rate,
+            slow_clients=args.slow_clients, slow_ms=args.slow_ms,
+        )  # fmt: skip
+        from lab import up
+
+        say("lab up")
+        lab = up()
+        raw = measure(settings, lab)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        dump(raw, args.out / "runs" / f"{stamp}.json.gz")
+
+    doc = report.build(raw)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.json").write_text(json.dumps(doc, indent=2) + "\n")
+    (args.out / "latest.md").write_text(report.markdown(doc))
+    plot.plot(raw, doc, args.out / "latest.png")
+    say(f"wrote {args.out}/latest.json, latest.md, latest.png")
+    print((args.out / "latest.md").read_text().split("## Every repetition")[0], flush=True)
+    missed = [t for t in doc["targets"] if not t["holds"]]
+    for t in missed:
+        say(f"target missed: {t['name']}: {t['measured']} (limit {t['limit']})")
+    return 3 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
