@@ -49,9 +49,19 @@ def command(name: str, message: str = "") -> str:
     return f"::{name}::{escape_data(message)}"
 
 
-def mask_commands(secret: str) -> list[str]:
-    """`::add-mask::` for each non-empty line: the runner masks the log line by line."""
-    return [command("add-mask", line.strip()) for line in secret.splitlines() if line.strip()]
+def mask_commands(secret: str, key_value_lines: bool = False) -> list[str]:
+    """`::add-mask::` for each non-empty line: the runner masks the log line by line.
+
+    With key_value_lines (the `env` input), a `KEY=VALUE` line also masks its value alone, which
+    may be printed apart from its key.
+    """
+    masks: list[str] = []
+    for line in secret.splitlines():
+        masks.append(line.strip())
+        _, equals, value = line.partition("=")
+        if key_value_lines and equals:
+            masks.append(value.strip())
+    return [command("add-mask", mask) for mask in dict.fromkeys(masks) if mask]
 
 
 def plain(line: str) -> str:
@@ -275,7 +285,7 @@ def _execute(
         from bluegreen.config import SECRET_INPUTS
 
         for name in SECRET_INPUTS:
-            for line in mask_commands(raw.get(name, "")):
+            for line in mask_commands(raw.get(name, ""), key_value_lines=name == "env"):
                 reporter.emit(line)
         logging.getLogger().addHandler(_LogToReporter(reporter))
 

@@ -24,7 +24,7 @@ from bluegreen.render import Route, render_nginx
 
 ACTION_YML = Path(__file__).resolve().parent.parent / "action.yml"
 COMMANDS = ("deploy", "rollback", "status")
-SECRET_INPUTS = ("ssh-key", "ssh-key-passphrase")
+SECRET_INPUTS = ("ssh-key", "ssh-key-passphrase", "env")
 APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 FINGERPRINT = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}=?$")
 HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$")
@@ -70,6 +70,8 @@ class Config:
     compose_files: dict[str, tuple[Path, ...]]
     """Local compose files per color (the same files for both colors unless `{color}` is used)."""
     image: str
+    app_env: tuple[tuple[str, str], ...]
+    """KEY=VALUE pairs for the app's containers: secrets, never printed."""
     nginx_template: Path
     health_path: str
     health_timeout: float
@@ -97,6 +99,7 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
         raise InputError(unknown[0], "is not an input of bluegreen", fix)
     values = {name: (raw.get(name) or "").strip() or spec.default for name, spec in specs.items()}
     values["ssh-key"] = raw.get("ssh-key") or ""  # keys keep their exact text
+    values["env"] = raw.get("env") or ""
     for name, spec in specs.items():
         if spec.required and not values[name].strip():
             raise InputError(name, "is required but empty", f"Set `{name}` in the step's `with:`")
@@ -122,6 +125,7 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
         app_name=_app_name(values["app-name"]),
         compose_files=_compose_files(values["compose-file"], workspace, command),
         image=_image(values["image"]),
+        app_env=parse_app_env(values["env"]),
         nginx_template=_template(values["nginx-template"], workspace, command),
         health_path=_health_path(values["health-path"]),
         health_timeout=_seconds(values, "health-timeout"),
@@ -173,6 +177,34 @@ def _looks_encrypted(text: str) -> bool:
         return b"bcrypt" in base64.b64decode(body + "==")[:64]
     except ValueError:
         return False
+
+
+ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_app_env(text: str) -> tuple[tuple[str, str], ...]:
+    """`KEY=VALUE` lines (blank lines and # comments skipped). Errors never quote a value."""
+    pairs: list[tuple[str, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, equals, value = line.partition("=")
+        key = key.strip()
+        if not equals or not ENV_KEY.fullmatch(key):
+            raise InputError(
+                "env",
+                f"line {number} is not KEY=VALUE",
+                "Write one KEY=VALUE per line; keys are letters, digits, _",
+            )
+        if "\0" in value:
+            raise InputError("env", f"the value of {key} contains a NUL byte", "Remove it")
+        pairs.append((key, value))
+    return tuple(pairs)
+
+
+def env_file_text(pairs: tuple[tuple[str, str], ...]) -> str:
+    """The env file compose reads with `env_file:` (one KEY=VALUE per line, taken literally)."""
+    return "".join(f"{key}={value}\n" for key, value in pairs)
 
 
 def _choice(values: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:

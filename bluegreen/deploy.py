@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from bluegreen import commands
 from bluegreen.colors import FIRST_COLOR, live_color, mark_route, other, project_name, routed_color
 from bluegreen.commands import Compose
-from bluegreen.config import Config
+from bluegreen.config import Config, env_file_text
 from bluegreen.containers import (
     nginx_workers,
     project_images,
@@ -66,6 +66,9 @@ class Layout:
 
     def color_dir(self, color: str) -> str:
         return f"{self.app_dir}/{color}"
+
+    def env_file(self, color: str) -> str:
+        return f"{self.color_dir(color)}/app.env"
 
     @property
     def nginx_dir(self) -> str:
@@ -239,6 +242,7 @@ class Deployment:
         self.host.run(commands.make_dirs(*dirs)).check("creating directories")
         for local in self.config.compose_files[target]:
             self.host.write_file(f"{layout.color_dir(target)}/{local.name}", local.read_bytes())
+        self.host.write_file(layout.env_file(target), env_file_text(self.config.app_env).encode(), mode=0o600)
         proxy_file = proxy_compose(self.config.proxy_image, layout.nginx_dir, self.app)
         self.host.write_file(f"{layout.proxy_dir}/compose.yml", proxy_file.encode())
 
@@ -508,6 +512,7 @@ def color_compose(
         "BLUEGREEN_COLOR": color,
         "BLUEGREEN_PORT": str(config.ports[color]),
         "BLUEGREEN_APP": config.app_name,
+        "BLUEGREEN_ENV_FILE": layout.env_file(color),
     }
     if image:
         env["BLUEGREEN_IMAGE"] = image

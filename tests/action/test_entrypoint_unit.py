@@ -36,6 +36,10 @@ def test_each_non_empty_line_of_a_secret_is_masked() -> None:
     ]
     assert entrypoint.mask_commands("pass phrase%") == ["::add-mask::pass phrase%25"]
     assert entrypoint.mask_commands("") == []
+    assert entrypoint.mask_commands("A=1\nB=two words\n", key_value_lines=True) == [
+        "::add-mask::A=1", "::add-mask::1", "::add-mask::B=two words", "::add-mask::two words",
+    ]  # fmt: skip
+    assert entrypoint.mask_commands("QUJD==") == ["::add-mask::QUJD=="]
     assert entrypoint.mask_commands(" \n\n") == []
 
 

@@ -215,3 +215,30 @@ def test_secrets_never_reach_the_output(app: App, lab: dict[str, Any], files: di
         assert not [line for line in key_lines if line in output]
     state = (app.app_dir / "state.json").read_text() + (app.app_dir / "audit.log").read_text()
     assert "s3cret" not in state
+
+
+def test_app_env_reaches_the_containers_through_a_0600_file_and_no_log(
+    app: App, lab: dict[str, Any], tmp_path: Path
+) -> None:
+    compose = Path(lab["compose_file"]).read_text()
+    assert "    environment:\n" in compose
+    with_env = compose.replace(
+        "    environment:\n", '    env_file: ["${BLUEGREEN_ENV_FILE}"]\n    environment:\n'
+    )
+    (tmp_path / "compose.yml").write_text(with_env)
+    secret_value = "postgres://app:hunter2-" + os.urandom(4).hex() + "@db/app"
+    run = app.deploy(
+        lab["images"]["v1"],
+        **{"compose-file": str(tmp_path / "compose.yml"), "env": f"DATABASE_URL={secret_value}\n"},
+    )
+    result = run.expect_ok()
+    color = result["active_color"]
+    env_file = app.app_dir / color / "app.env"
+    assert env_file.read_text() == f"DATABASE_URL={secret_value}\n"
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    client = docker.from_env()
+    (container,) = client.containers.list(filters={"label": f"com.docker.compose.project={app.name}-{color}"})
+    assert f"DATABASE_URL={secret_value}" in container.attrs["Config"]["Env"]
+    client.close()
+    assert secret_value not in run.stdout + run.stderr
+    assert "hunter2" not in (app.app_dir / "state.json").read_text() + (app.app_dir / "audit.log").read_text()

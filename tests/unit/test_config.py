@@ -4,7 +4,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from bluegreen.config import input_specs, parse_inputs
+from bluegreen.config import env_file_text, input_specs, parse_app_env, parse_inputs
 from bluegreen.errors import InputError
 
 
@@ -150,3 +150,18 @@ def test_bad_input_names_the_input_and_the_fix(
 
 def test_every_input_has_a_description() -> None:
     assert all(spec.description for spec in input_specs().values())
+
+
+def test_app_env_lines_become_an_env_file() -> None:
+    pairs = parse_app_env("# database\nDB_URL=postgres://u:p@db/app?x=1\n\nEMPTY=\nSPACED = a b \n")
+    assert pairs == (("DB_URL", "postgres://u:p@db/app?x=1"), ("EMPTY", ""), ("SPACED", " a b "))
+    assert env_file_text(pairs) == "DB_URL=postgres://u:p@db/app?x=1\nEMPTY=\nSPACED= a b \n"
+
+
+@pytest.mark.parametrize("text", ["JUST_A_KEY", "1ABC=x", "A-B=x", "=value"])
+def test_bad_app_env_line_is_named_without_its_value(text: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_app_env(f"OK=1\n{text}\n")
+    assert str(caught.value) == (
+        "input 'env': line 2 is not KEY=VALUE. Write one KEY=VALUE per line; keys are letters, digits, _"
+    )
