@@ -25,6 +25,9 @@ class ContainerState:
     """starting, healthy or unhealthy; None when the service defines no healthcheck."""
     restarts: int
     exit_code: int
+    id: str = ""
+    healthcheck: tuple[str, ...] = ()
+    """The compose healthcheck's test, as docker stores it (["CMD", ...] or ["CMD-SHELL", cmd])."""
 
     @classmethod
     def of(cls, container: Container) -> ContainerState:
@@ -36,6 +39,8 @@ class ContainerState:
             health=health.get("Status"),
             restarts=int(container.attrs.get("RestartCount", 0)),
             exit_code=int(state.get("ExitCode", 0)),
+            id=str(container.id),
+            healthcheck=tuple((container.attrs.get("Config", {}).get("Healthcheck") or {}).get("Test") or ()),
         )
 
 
@@ -86,9 +91,10 @@ def remove_unused_images(client: docker.DockerClient, references: Iterable[str])
     """
     import docker.errors
 
-    in_use = {_image_reference(c) for c in client.containers.list(all=True)}
     removed = []
-    for reference in sorted(set(references) - in_use):
+    for reference in sorted(set(references)):
+        if client.containers.list(all=True, filters={"ancestor": reference}):
+            continue
         try:
             client.images.remove(reference)
             removed.append(reference)
@@ -99,6 +105,24 @@ def remove_unused_images(client: docker.DockerClient, references: Iterable[str])
 
 def _image_reference(container: Container) -> str:
     return str(container.attrs.get("Config", {}).get("Image", ""))
+
+
+def healthcheck_argv(test: tuple[str, ...]) -> list[str] | None:
+    """The command a healthcheck test runs in the container; None when there is none to run."""
+    if len(test) >= 2 and test[0] == "CMD":
+        return list(test[1:])
+    if len(test) == 2 and test[0] == "CMD-SHELL":
+        return ["/bin/sh", "-c", test[1]]
+    return None
+
+
+def run_healthcheck(client: docker.DockerClient, state: ContainerState) -> bool:
+    """Run the container's healthcheck now, as docker would, instead of waiting for its interval."""
+    argv = healthcheck_argv(state.healthcheck)
+    if argv is None:
+        return True
+    exit_code, _ = client.containers.get(state.id).exec_run(argv)
+    return exit_code == 0
 
 
 def running_container(client: docker.DockerClient, project: str) -> Container | None:

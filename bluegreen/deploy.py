@@ -12,6 +12,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -21,10 +22,12 @@ from bluegreen.colors import FIRST_COLOR, live_color, mark_route, other, project
 from bluegreen.commands import Compose
 from bluegreen.config import Config, env_file_text
 from bluegreen.containers import (
+    ContainerState,
     nginx_workers,
     project_images,
     project_states,
     remove_unused_images,
+    run_healthcheck,
     running_colors,
     running_container,
     startup_verdict,
@@ -131,6 +134,10 @@ class Deployment:
         self.app = config.app_name
         self.layout = Layout(app_dir=f"{resolve_remote_dir(config.remote_dir, host)}/{self.app}")
         self._compose_program: tuple[str, ...] | None = None
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bluegreen")
+
+    def close(self) -> None:
+        self._background.shutdown(wait=False, cancel_futures=True)
 
     # ---- the commands -------------------------------------------------------------------
 
@@ -258,16 +265,19 @@ class Deployment:
         target_project = self._compose(target, image)
         replaced_images = project_images(self.host.docker(), project_name(self.app, target))
         try:
+            self.host.write_file(self.layout.next_config, candidate.encode())
+            proxy = self._proxy()
+            # nginx -t does not need the new color: it runs while the new color starts.
+            validation = self._background.submit(self._nginx_test, proxy)
             with self.timer.phase("start"):
                 if outcome == "deployed":
                     self.host.run(target_project.pull()).check(f"pulling the images of {target}")
                 self.host.run(target_project.up()).check(f"starting {target}")
             with self.timer.phase("health"):
-                self._wait_healthy(target)
+                self._wait_healthy(target, validation)
             with self.timer.phase("validate"):
-                self.host.write_file(self.layout.next_config, candidate.encode())
-                proxy = self._proxy()
-                self._nginx_test(proxy)
+                validation.result()
+                self.report.info("nginx -t: the new config is valid")
         except BaseException:
             self._tear_down(target_project, target)
             raise
@@ -313,18 +323,22 @@ class Deployment:
             deployed_at=new_state.deployed_at,
         )
 
-    def _wait_healthy(self, color: str) -> None:
+    def _wait_healthy(self, color: str, validation: Future[None]) -> None:
         port = self.config.ports[color]
         project = project_name(self.app, color)
         deadline = time.monotonic() + self.config.health_timeout
         last = "no probe yet"
-        for delay in backoff():
-            fatal, waiting = startup_verdict(project_states(self.host.docker(), project))
+        for delay in backoff(0.05, 1.5, 0.25):
+            if validation.done():
+                validation.result()  # a rejected config fails now, not after the app has started
+            states = project_states(self.host.docker(), project)
+            fatal, waiting = startup_verdict(states)
             if fatal:
                 raise BluegreenError(f"{color} did not start: {fatal}{self._logs_hint(project)}")
             answer = self._probe(port)
-            if isinstance(answer, Answer) and answer.ok and waiting is None:
-                self.report.info(f"{color} healthy: GET {self.config.health_path} -> {answer.status}")
+            healthy = isinstance(answer, Answer) and answer.ok
+            if healthy and (waiting is None or self._healthchecks_pass(states)):
+                self.report.info(f"{color} healthy: GET {self.config.health_path} -> {answer}")
                 return
             probed = f"HTTP {answer.status}" if isinstance(answer, Answer) else answer
             last = f"{probed}; {waiting}" if waiting else probed
@@ -334,6 +348,17 @@ class Deployment:
                     f"GET 127.0.0.1:{port}{self.config.health_path}: {last}{self._logs_hint(project)}"
                 )
             time.sleep(delay)
+
+    def _healthchecks_pass(self, states: list[ContainerState]) -> bool:
+        """Docker runs a compose healthcheck only every `interval` (30 s by default); while it still
+        says "starting", run the same check now. "unhealthy" is never overruled."""
+        if any(s.status != "running" or s.health == "unhealthy" for s in states):
+            return False
+        starting = [s for s in states if s.health == "starting"]
+        if all(run_healthcheck(self.host.docker(), s) for s in starting):
+            self.report.info(f"compose healthcheck passed in {len(starting)} container(s) (run by bluegreen)")
+            return True
+        return False
 
     def _probe(self, port: int, path: str | None = None) -> Answer | str:
         try:
@@ -544,3 +569,5 @@ def run_command(config: Config, host: Host, reporter: Reporter, timer: Timer | N
     except BluegreenError as exc:
         exc.live_color, exc.target_color = deployment.live or "", deployment.target or ""
         raise
+    finally:
+        deployment.close()

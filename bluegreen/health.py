@@ -19,6 +19,9 @@ class Answer:
     def ok(self) -> bool:
         return 200 <= self.status < 300
 
+    def __str__(self) -> str:
+        return f"HTTP {self.status}"
+
 
 class _StreamConnection(http.client.HTTPConnection):
     def __init__(self, stream: Stream, host_header: str) -> None:

@@ -226,13 +226,15 @@ def test_cancelled_run_cleans_up_and_reports_once(action_image: str, app: App, t
         assert run.stdout is not None
         for line in run.stdout:
             lines.append(line)
-            if line.startswith("::group::health"):  # the new color is up, the old one untouched
+            # A group opens when its phase first prints: `start` prints when it ends, so the
+            # stop lands while the slow-start app is in its health gate.
+            if line.startswith("::group::start"):
                 subprocess.run(["docker", "stop", "--time", "60", container], capture_output=True, check=True)
         exit_code = run.wait(timeout=120)
     log = "".join(lines)
 
     assert exit_code == 1, log
-    assert "::group::health\n" in log
+    assert "::group::start\n" in log and "health: FAILED" in log
     errors = error_lines(log)
     assert len(errors) == 1 and "cancelled" in errors[0] and "SIGTERM" in errors[0], log
     assert_groups_balanced(log)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import secrets
 import time
 from collections.abc import Iterator
@@ -100,7 +101,8 @@ def test_images_a_redeployed_color_no_longer_uses_are_removed(lab: dict[str, Any
     """v-old on blue, v2 on green, v1 on blue again: nothing uses v-old any more, so it goes."""
     client = docker.from_env()
     old = f"{lab['registry']}/bluegreen-demo:old-{secrets.token_hex(3)}"
-    client.images.get(lab["images"]["v1"]).tag(old)
+    dockerfile = f"FROM {lab['images']['v1']}\nLABEL bluegreen.test={secrets.token_hex(4)}\n"
+    client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=old, rm=True)  # an image of its own
     client.images.push(old)
     client.images.remove(old)
     app = App(lab, name="e2eprune", http_port=18160, blue_port=18161, green_port=18162)

@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bluegreen.containers import ContainerState, startup_verdict
+from bluegreen.containers import ContainerState, healthcheck_argv, startup_verdict
 from bluegreen.health import backoff, http_get
 
 
@@ -62,3 +62,16 @@ def state(
 )
 def test_startup_verdict(states: list[ContainerState], verdict: tuple[str | None, str | None]) -> None:
     assert startup_verdict(states) == verdict
+
+
+@pytest.mark.parametrize(
+    ("test", "argv"),
+    [
+        (("CMD", "python3", "-c", "print(1)"), ["python3", "-c", "print(1)"]),
+        (("CMD-SHELL", "curl -f localhost || exit 1"), ["/bin/sh", "-c", "curl -f localhost || exit 1"]),
+        (("NONE",), None),
+        ((), None),
+    ],
+)
+def test_healthcheck_argv(test: tuple[str, ...], argv: list[str] | None) -> None:
+    assert healthcheck_argv(test) == argv

@@ -41,6 +41,9 @@ def health_status() -> int:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm holds the body
+    # until nginx's delayed ACK, about 40 ms on every keep-alive request.
+    disable_nagle_algorithm = True
     server_version = "bluegreen-demo"
 
     def do_GET(self) -> None:
