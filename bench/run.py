@@ -22,7 +22,7 @@ from lab.traffic import Record
 class Settings:
     reps: int = 3
     strategies: tuple[str, ...] = STRATEGIES
-    clients: int = 64
+    clients: int = 16
     rate: float = 400.0
     slow_clients: int = 8
     slow_ms: int = 2000

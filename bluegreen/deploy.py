@@ -133,8 +133,8 @@ class Deployment:
         self.actor = actor or default_actor()
         self.app = config.app_name
         self.layout = Layout(app_dir=f"{resolve_remote_dir(config.remote_dir, host)}/{self.app}")
-        self._compose_program: tuple[str, ...] | None = None
-        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bluegreen")
+        self._compose_program: Future[tuple[str, ...]] | None = None
+        self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bluegreen")
 
     def close(self) -> None:
         self._background.shutdown(wait=False, cancel_futures=True)
@@ -143,6 +143,7 @@ class Deployment:
 
     def deploy(self) -> Result:
         with self._locked():
+            self._compose_program = self._background.submit(self._find_compose)  # while detecting
             with self.timer.phase("detect"):
                 state, live = self._detect()
                 target = other(live) if live else FIRST_COLOR
@@ -155,6 +156,7 @@ class Deployment:
 
     def rollback(self) -> Result:
         with self._locked():
+            self._compose_program = self._background.submit(self._find_compose)  # while detecting
             with self.timer.phase("detect"):
                 state, live = self._detect()
                 if state is None or not live or not state.previous_color:
@@ -509,16 +511,17 @@ class Deployment:
 
     def _compose_cmd(self) -> tuple[str, ...]:
         if self._compose_program is None:
-            for program in (commands.COMPOSE_V2, commands.COMPOSE_V1):
-                if self.host.run(commands.compose_version(program)).ok:
-                    self._compose_program = program
-                    break
-            else:
-                raise BluegreenError(
-                    f"neither `docker compose` nor `docker-compose` works on {self.host.name}; "
-                    "install Docker Compose there"
-                )
-        return self._compose_program
+            self._compose_program = self._background.submit(self._find_compose)
+        return self._compose_program.result()
+
+    def _find_compose(self) -> tuple[str, ...]:
+        for program in (commands.COMPOSE_V2, commands.COMPOSE_V1):
+            if self.host.run(commands.compose_version(program)).ok:
+                return program
+        raise BluegreenError(
+            f"neither `docker compose` nor `docker-compose` works on {self.host.name}; "
+            "install Docker Compose there"
+        )
 
     def _compose(self, color: str, image: str) -> Compose:
         return color_compose(self.config, self.layout, self._compose_cmd(), color, image)
