@@ -23,24 +23,23 @@ from bluegreen.commands import Compose
 from bluegreen.config import Config, env_file_text
 from bluegreen.containers import (
     ContainerState,
-    nginx_workers,
     project_images,
     project_states,
     remove_unused_images,
     run_healthcheck,
     running_colors,
-    running_container,
     startup_verdict,
 )
 from bluegreen.errors import BluegreenError
 from bluegreen.health import Answer, backoff, http_get
 from bluegreen.host import CommandResult, Held, Host
+from bluegreen.layout import Layout, resolve_remote_dir
 from bluegreen.progress import Reporter, Timer
-from bluegreen.render import PROXY_CONFIG_DIR, Route, proxy_compose, render_nginx
+from bluegreen.proxy import Proxy
+from bluegreen.render import Route, proxy_compose, render_nginx
 from bluegreen.state import State
 
 VERIFY_TIMEOUT = 5.0
-RELOAD_TIMEOUT = 10.0
 UPSTREAM_HEADER = "x-bluegreen-upstream"
 
 
@@ -59,51 +58,6 @@ class Result:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where things live in the app's directory on the host."""
-
-    app_dir: str
-
-    def color_dir(self, color: str) -> str:
-        return f"{self.app_dir}/{color}"
-
-    def env_file(self, color: str) -> str:
-        return f"{self.color_dir(color)}/app.env"
-
-    @property
-    def nginx_dir(self) -> str:
-        return f"{self.app_dir}/nginx"
-
-    @property
-    def live_config(self) -> str:
-        return f"{self.nginx_dir}/nginx.conf"
-
-    @property
-    def next_config(self) -> str:
-        return f"{self.nginx_dir}/nginx.conf.next"
-
-    @property
-    def proxy_dir(self) -> str:
-        return f"{self.app_dir}/proxy"
-
-    @property
-    def state_file(self) -> str:
-        return f"{self.app_dir}/state.json"
-
-    @property
-    def lock_file(self) -> str:
-        return f"{self.app_dir}/.lock"
-
-    @property
-    def lock_holder_file(self) -> str:
-        return f"{self.app_dir}/.lock-holder"
-
-    @property
-    def audit_log(self) -> str:
-        return f"{self.app_dir}/audit.log"
 
 
 def default_actor() -> str:
@@ -133,6 +87,7 @@ class Deployment:
         self.actor = actor or default_actor()
         self.app = config.app_name
         self.layout = Layout(app_dir=f"{resolve_remote_dir(config.remote_dir, host)}/{self.app}")
+        self.proxy = Proxy(host, self.app, self.layout, config.proxy_image, reporter, self._proxy_compose)
         self._compose_program: Future[tuple[str, ...]] | None = None
         self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bluegreen")
 
@@ -226,9 +181,9 @@ class Deployment:
                 f"an earlier run was interrupted: nginx.conf routes to {routed}, "
                 f"the state file says {recorded}"
             )
-            proxy = self._proxy()
+            proxy = self.proxy.running()
             if proxy:  # make sure nginx serves what its config file says before anything changes
-                self._reload(proxy)
+                self.proxy.reload(proxy)
         return state, live
 
     def _render(self, target: str, live: str | None) -> str:
@@ -268,9 +223,9 @@ class Deployment:
         replaced_images = project_images(self.host.docker(), project_name(self.app, target))
         try:
             self.host.write_file(self.layout.next_config, candidate.encode())
-            proxy = self._proxy()
+            proxy = self.proxy.running()
             # nginx -t does not need the new color: it runs while the new color starts.
-            validation = self._background.submit(self._nginx_test, proxy)
+            validation = self._background.submit(self.proxy.test_next_config, proxy)
             with self.timer.phase("start"):
                 if outcome == "deployed":
                     self.host.run(target_project.pull()).check(f"pulling the images of {target}")
@@ -288,7 +243,7 @@ class Deployment:
         try:
             with self.timer.phase("switch"):
                 self.host.rename(self.layout.next_config, self.layout.live_config)
-                self._reload(proxy)
+                self.proxy.reload(proxy)
             with self.timer.phase("verify"):
                 self._verify_through_nginx(target)
         except BaseException:
@@ -297,7 +252,7 @@ class Deployment:
 
         if live:
             with self.timer.phase("drain"):
-                self._drain()
+                self.proxy.drain(self.config.drain_timeout)
             with self.timer.phase("stop-old"):
                 live_image = state.image if state else ""
                 self.host.run(self._compose(live, live_image).stop()).check(f"stopping {live}")
@@ -373,59 +328,6 @@ class Deployment:
     def _logs_hint(self, project: str) -> str:
         return f" (see `{' '.join(self._compose_cmd())} -p {project} logs`)"
 
-    def _proxy(self) -> str | None:
-        container = running_container(self.host.docker(), f"{self.app}-proxy")
-        return container.name if container else None
-
-    def _nginx_test(self, proxy: str | None) -> None:
-        config = f"{PROXY_CONFIG_DIR}/nginx.conf.next"
-        if proxy:
-            argv = commands.nginx_test(proxy, config)
-        else:
-            argv = commands.nginx_test_in_new_container(
-                self.config.proxy_image, self.layout.nginx_dir, config
-            )
-        result = self.host.run(argv)
-        if not result.ok:
-            raise BluegreenError(
-                f"nginx rejected the rendered config (nginx -t), nothing was switched:\n"
-                f"{(result.stderr or result.stdout).strip()}\nFix the nginx-template"
-            )
-
-    def _reload(self, proxy: str | None) -> None:
-        if proxy is None:
-            self.host.run(self._proxy_compose().up()).check("starting the nginx proxy")
-            self._wait_proxy_running()
-            return
-        container = self.host.docker().containers.get(proxy)
-        before = {w.pid for w in nginx_workers(container)}
-        container.kill(signal="HUP")  # nginx is PID 1 of its container: HUP reaches the master
-        # `nginx -s reload` returns before the new config is live; it is live once every old
-        # worker has been told to quit and a new one has started.
-        deadline = time.monotonic() + RELOAD_TIMEOUT
-        for delay in backoff(0.02, 1.5, 0.2):
-            workers = nginx_workers(container)
-            old_still_serving = any(w.pid in before and not w.shutting_down for w in workers)
-            new_started = any(w.pid not in before for w in workers)
-            if new_started and not old_still_serving:
-                return
-            if time.monotonic() > deadline:
-                raise BluegreenError(
-                    f"nginx did not load the new config within {RELOAD_TIMEOUT:g} s "
-                    f"(see `docker logs {proxy}`)"
-                )
-            time.sleep(delay)
-
-    def _wait_proxy_running(self) -> None:
-        deadline = time.monotonic() + RELOAD_TIMEOUT
-        for delay in backoff(0.05):
-            proxy = self._proxy()
-            if proxy and nginx_workers(self.host.docker().containers.get(proxy)):
-                return
-            if time.monotonic() > deadline:
-                raise BluegreenError("the nginx proxy container did not start (see `docker logs`)")
-            time.sleep(delay)
-
     def _verify_through_nginx(self, target: str) -> None:
         port = self.config.http_port
         expected = f":{self.config.ports[target]}"
@@ -449,24 +351,6 @@ class Deployment:
                 )
             time.sleep(delay)
 
-    def _drain(self) -> None:
-        proxy = self._proxy()
-        if proxy is None:
-            return
-        container = self.host.docker().containers.get(proxy)
-        deadline = time.monotonic() + self.config.drain_timeout
-        for delay in backoff(0.05, 1.5, 0.5):
-            draining = [w for w in nginx_workers(container) if w.shutting_down]
-            if not draining:
-                return
-            if time.monotonic() + delay > deadline:
-                self.report.warning(
-                    f"{len(draining)} old nginx worker(s) still finishing requests after "
-                    f"{self.config.drain_timeout:g} s (drain-timeout); stopping the old color anyway"
-                )
-                return
-            time.sleep(delay)
-
     def _tear_down(self, project: Compose, color: str) -> None:
         self.report.warning(f"tearing down {color}; nginx and the live color were not touched")
         self.host.run(commands.remove(self.layout.next_config))
@@ -481,7 +365,7 @@ class Deployment:
                 self.host.run(self._proxy_compose().stop())
             else:
                 self.host.write_file(self.layout.live_config, previous_config)
-                self._reload(self._proxy())
+                self.proxy.reload(self.proxy.running())
         finally:
             self._tear_down(project, color)
 
@@ -551,14 +435,6 @@ def color_compose(
 def _release(held: Held) -> None:
     with suppress(OSError, EOFError):
         held.close()
-
-
-def resolve_remote_dir(remote_dir: str, host: Host) -> str:
-    if remote_dir == "~":
-        return host.home()
-    if remote_dir.startswith("~/"):
-        return f"{host.home()}/{remote_dir[2:]}".rstrip("/")
-    return remote_dir
 
 
 def run_command(config: Config, host: Host, reporter: Reporter, timer: Timer | None = None) -> Result:

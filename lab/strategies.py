@@ -19,8 +19,8 @@ from pathlib import Path
 from bluegreen import commands
 from bluegreen.colors import COLORS, other, project_name
 from bluegreen.commands import Compose
-from bluegreen.deploy import Layout
 from bluegreen.host import Host
+from bluegreen.layout import Layout
 from bluegreen.render import Route, proxy_compose, render_nginx
 
 

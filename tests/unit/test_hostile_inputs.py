@@ -19,8 +19,9 @@ from bluegreen import commands
 from bluegreen.colors import COLORS
 from bluegreen.commands import COMPOSE_V1, COMPOSE_V2
 from bluegreen.config import Config, parse_inputs
-from bluegreen.deploy import Layout, color_compose
+from bluegreen.deploy import color_compose
 from bluegreen.errors import InputError
+from bluegreen.layout import Layout
 from bluegreen.render import proxy_compose
 from tests.unit.test_config import KEY
 
