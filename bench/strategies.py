@@ -21,6 +21,7 @@ from bluegreen.colors import other, project_name
 from bluegreen.config import load_private_key
 from bluegreen.host import CommandResult, Host
 from bluegreen.ssh import HostKeyCheck, connect
+from lab.inputs import as_flags, deploy_inputs
 from lab.strategies import Target, recreate, seed_order
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,22 +57,10 @@ class App:
     def bluegreen_argv(self, image: str) -> list[str]:
         """The CLI with the action's inputs as flags; inputs not given keep the action's defaults."""
         values = {
-            "host": self.lab["host"],
-            "port": str(self.lab["port"]),
-            "username": self.lab["username"],
-            "ssh-key-file": self.lab["ssh_key_file"],
-            "known-hosts-file": self.lab["known_hosts_file"],
-            "app-name": self.name,
-            "compose-file": self.lab["compose_file"],
-            "nginx-template": self.lab["nginx_template"],
+            **deploy_inputs(self.lab, self.name, self.http_port, self.blue_port, self.green_port),
             "image": image,
-            "remote-dir": self.lab["remote_dir"],
-            "blue-port": str(self.blue_port),
-            "green-port": str(self.green_port),
-            "http-port": str(self.http_port),
-            "proxy-image": self.lab["proxy_image"],
         }
-        flags = [arg for name, value in values.items() for arg in (f"--{name}", value)]
+        flags = as_flags(values)
         return [sys.executable, "-m", "bluegreen", "deploy", *flags, "--json"]
 
     def reset(self) -> None:

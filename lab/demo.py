@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import sys
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 from bluegreen.errors import BluegreenError
 from bluegreen.progress import StderrReporter
 from bluegreen.run import execute
+from lab.inputs import as_action_inputs, deploy_inputs
 
 
 def serving(url: str) -> str:
@@ -23,22 +23,8 @@ def serving(url: str) -> str:
 
 
 def inputs(lab: dict[str, Any], image: str) -> dict[str, str]:
-    return {
-        "host": lab["host"],
-        "port": str(lab["port"]),
-        "username": lab["username"],
-        "ssh-key": Path(lab["ssh_key_file"]).read_text(),
-        "known-hosts": Path(lab["known_hosts_file"]).read_text(),
-        "app-name": "demo",
-        "compose-file": lab["compose_file"],
-        "nginx-template": lab["nginx_template"],
-        "image": image,
-        "remote-dir": lab["remote_dir"],
-        "http-port": str(lab["http_port"]),
-        "blue-port": str(lab["blue_port"]),
-        "green-port": str(lab["green_port"]),
-        "proxy-image": lab["proxy_image"],
-    }
+    app = deploy_inputs(lab, "demo", lab["http_port"], lab["blue_port"], lab["green_port"])
+    return {**as_action_inputs(app), "image": image}
 
 
 def main() -> int:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab.inputs import as_flags, deploy_inputs
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -44,27 +46,16 @@ class App:
 
     def flags(self, image: str = "", **overrides: str) -> list[str]:
         values = {
-            "host": self.lab["host"],
-            "port": str(self.ssh_port),
-            "username": self.lab["username"],
-            "ssh-key-file": self.lab["ssh_key_file"],
-            "known-hosts-file": self.lab["known_hosts_file"],
-            "app-name": self.name,
-            "compose-file": self.lab["compose_file"],
-            "nginx-template": self.lab["nginx_template"],
-            "health-path": "/health",
+            **deploy_inputs(
+                self.lab, self.name, self.http_port, self.blue_port, self.green_port, self.compose_v1
+            ),
             "health-timeout": "60",
             "drain-timeout": "30",
-            "remote-dir": self.remote_dir,
-            "blue-port": str(self.blue_port),
-            "green-port": str(self.green_port),
-            "http-port": str(self.http_port),
-            "proxy-image": self.lab["proxy_image"],
             **({"image": image} if image else {}),
             **self.extra,
             **overrides,
         }
-        return [arg for name, value in values.items() for arg in (f"--{name}", value)]
+        return as_flags(values)
 
     def run(self, command: str, image: str = "", **overrides: str) -> Run:
         argv = [sys.executable, "-m", "bluegreen", command, *self.flags(image, **overrides), "--json"]
