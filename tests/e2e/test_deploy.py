@@ -87,8 +87,10 @@ def test_the_seed_order_of_steps_fails_requests(lab: dict[str, Any]) -> None:
         Path(lab["nginx_template"]), lab["proxy_image"], {"blue": 18171, "green": 18172}, 18170,
     )  # fmt: skip
     try:
-        with Traffic(app.url, clients=8, rate=150, slow_clients=4, slow_ms=1000) as load:
-            time.sleep(1.0)
+        # 2 s requests, staggered: some are always in flight on the old color when the seed's
+        # `compose down` reaches it, about 1 s after its reload.
+        with Traffic(app.url, clients=8, rate=150, slow_clients=8, slow_ms=2000, stagger=True) as load:
+            time.sleep(2.5)
             seed_order(target, lab["images"]["v2"], lambda phase: None, sleep_seconds=3)
             time.sleep(1.0)
     finally:
