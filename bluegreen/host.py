@@ -1,8 +1,9 @@
 """The host interface: run an argv, move files, open a TCP connection, talk to Docker.
 
-Two real backends: SshHost (paramiko, the product) and LocalHost (this machine, for the lab's
-baselines). Commands are built elsewhere as argv lists; only here are they turned into a string,
-with every argument quoted, because SSH carries one command line to the remote shell.
+Two real backends: SshHost (bluegreen/ssh.py, paramiko: what the product uses) and LocalHost (this
+machine); tests/e2e/test_hosts.py holds both to the same contract. Commands are built elsewhere as
+argv lists; SshHost alone turns one into a string, every argument quoted, because SSH carries a
+single command line to the remote shell.
 """
 
 from __future__ import annotations
