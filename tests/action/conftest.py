@@ -8,10 +8,12 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lab.action_image import ensure_base_image
+from tests.e2e.apps import App, reset
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "bluegreen-action:lab"
@@ -46,3 +48,12 @@ def action_image() -> str:
         )
     assert done.returncode == 0, f"docker build failed:\n{done.stdout}\n{done.stderr}"
     return IMAGE
+
+
+@pytest.fixture
+def app(lab: dict[str, Any]) -> Iterator[App]:
+    """The app the action tests deploy (its ports match tests/action/workflows/deploy-lab.yml)."""
+    app = App(lab, name="actionapp", http_port=18280, blue_port=18281, green_port=18282)
+    reset(app)
+    yield app
+    reset(app)

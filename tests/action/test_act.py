@@ -7,31 +7,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from lab.action_image import ensure_base_image
 from tests.action.conftest import ROOT, replace_image
 from tests.action.test_image import PASSPHRASE, encrypted_lab_key
-from tests.e2e.apps import App, reset
+from tests.e2e.apps import App
 
 pytestmark = pytest.mark.lab
 
 WORKFLOW = Path(__file__).resolve().parent / "workflows" / "deploy-lab.yml"
 ACT = Path(sys.executable).parent / "act"
 ACT_ACTION_IMAGE = "act-dockeraction:latest"  # what act tags a local Dockerfile action as
-
-
-@pytest.fixture
-def app(lab: dict[str, Any]) -> Iterator[App]:
-    # The same app and ports as the workflow; the lab dict fills in everything else.
-    app = App(lab, name="actionapp", http_port=18280, blue_port=18281, green_port=18282)
-    reset(app)
-    yield app
-    reset(app)
 
 
 def test_workflow_deploys_through_act_and_reads_the_outputs(app: App) -> None:

@@ -9,7 +9,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from tests.action.runner import (
     parse_outputs,
     unescape,
 )
-from tests.e2e.apps import App, reset
+from tests.e2e.apps import App
 
 pytestmark = pytest.mark.lab
 
@@ -117,14 +117,6 @@ def run_action(image: str, workspace: Path, inputs: Mapping[str, str], timeout: 
         (files / "output").read_text(),
         (files / "summary").read_text(),
     )
-
-
-@pytest.fixture
-def app(lab: dict[str, Any]) -> Iterator[App]:
-    app = App(lab, name="actionapp", http_port=18280, blue_port=18281, green_port=18282)
-    reset(app)
-    yield app
-    reset(app)
 
 
 SECONDS = re.compile(r"(?<=\| )\d+\.\d+(?=( s)? \|$)", re.MULTILINE)
