@@ -14,6 +14,7 @@ import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -25,8 +26,7 @@ SHARED_INPUT = "shared-services"
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 ENV_FILE_VARIABLE = ("${BLUEGREEN_ENV_FILE}", "$BLUEGREEN_ENV_FILE")
 """bluegreen writes that file itself from the `env` input: nothing to upload."""
-RESERVED_REMOTE = {"app.env": "the file bluegreen writes from the `env` input"}
-"""Paths in the color's directory that deploy writes itself (Layout.env_file)."""
+NOTHING_RESERVED: Mapping[str, str] = MappingProxyType({})
 PRIVATE_MODE = 0o600
 
 
@@ -35,7 +35,7 @@ class Upload:
     local: Path
     """Absolute local path of the file (symlinks followed)."""
     remote: str
-    """POSIX path relative to the color's directory on the host."""
+    """POSIX path relative to the directory the bundle is uploaded into (the color's, or a release's)."""
     mode: int
     """Permission bits there: the local file's, or owner-only when it is not world-readable."""
 
@@ -73,8 +73,14 @@ def plan_bundle(
     *,
     shared_by_colors: bool,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    reserved: Mapping[str, str] = NOTHING_RESERVED,
 ) -> Bundle:
-    """The files one color needs on the host and where they go, or an InputError saying why not."""
+    """The files one color needs on the host and where they go, or an InputError saying why not.
+
+    `reserved` maps remote paths that bluegreen writes itself beside the uploads to what they are
+    (e.g. {"app.env": "the file bluegreen writes from the `env` input"}); a file landing there, or
+    below it, is refused.
+    """
     if not compose_files:
         raise InputError(COMPOSE_INPUT, "names no file", "Set `compose-file` to the app's compose file(s)")
     documents = [_load_compose(path) for path in compose_files]
@@ -84,13 +90,13 @@ def plan_bundle(
     project_dir = compose_paths[0].parent
     references = [_Reference(path, "the compose files") for path in compose_paths]
     references += _project_env(project_dir)
-    references += [
-        ref for document in documents for ref in _service_references(document, project_dir, workspace)
-    ]
+    for document in documents:
+        references += _service_references(document, project_dir, workspace)
+        references += _secret_and_config_files(document, project_dir, workspace)
     allowed = (workspace.resolve(), project_dir.resolve())
     files = [file for ref in references for file in _files_of(ref, allowed, workspace)]
     root = _layout_root(references)
-    uploads = _uploads(files, root, workspace)
+    uploads = _uploads(files, root, workspace, reserved)
     total = sum(upload.local.stat().st_size for upload in uploads)
     if total > max_bytes:
         raise InputError(COMPOSE_INPUT, _too_big(uploads, total, max_bytes), _TOO_BIG_FIX)
@@ -189,20 +195,41 @@ def _service_references(
     for name, service in _services(document):
         owner = f"service '{name}'"
         for value, required in _env_file_entries(service.get("env_file"), owner):
-            relative = _relative_path(value, owner)
-            if relative is None:
-                continue
-            path = _lexical(project_dir / relative)
-            if path.exists():
-                yield _Reference(path, owner)
-            elif required:
-                raise InputError(
-                    COMPOSE_INPUT,
-                    f"{owner} needs env_file '{value}', but {_shown(path, workspace)} does not exist",
-                    "Add the file to the repository, or mark it `required: false`",
-                )
+            fix = "Add the file to the repository, or mark it `required: false`"
+            yield from _named_file(value, owner, "env_file", required, fix, project_dir, workspace)
         for source in _bind_sources(service.get("volumes"), owner):
             yield _Reference(_lexical(project_dir / source), owner)
+
+
+def _secret_and_config_files(
+    document: Mapping[str, Any], project_dir: Path, workspace: Path
+) -> Iterator[_Reference]:
+    """Top-level secrets and configs with a `file:`: compose reads those on the host too."""
+    for section in ("secrets", "configs"):
+        entries = document.get(section)
+        for name, spec in entries.items() if isinstance(entries, dict) else []:
+            if isinstance(spec, dict) and isinstance(spec.get("file"), str):
+                owner = f"{section[:-1]} '{name}'"
+                fix = "Add the file to the repository"
+                yield from _named_file(spec["file"], owner, "the file", True, fix, project_dir, workspace)
+
+
+def _named_file(
+    value: str, owner: str, kind: str, required: bool, fix: str, project_dir: Path, workspace: Path
+) -> Iterator[_Reference]:
+    """The file a compose entry names, if it is local; a missing required one is refused."""
+    relative = _relative_path(value, owner)
+    if relative is None:
+        return
+    path = _lexical(project_dir / relative)
+    if path.exists():
+        yield _Reference(path, owner)
+    elif required:
+        raise InputError(
+            COMPOSE_INPUT,
+            f"{owner} needs {kind} '{value}', but {_shown(path, workspace)} does not exist",
+            fix,
+        )
 
 
 def _env_file_entries(value: Any, owner: str) -> Iterator[tuple[str, bool]]:
@@ -335,9 +362,11 @@ def _layout_root(references: Sequence[_Reference]) -> Path:
     return Path(os.path.commonpath(anchors))
 
 
-def _uploads(files: Sequence[_LocalFile], root: Path, workspace: Path) -> tuple[Upload, ...]:
+def _uploads(
+    files: Sequence[_LocalFile], root: Path, workspace: Path, reserved: Mapping[str, str]
+) -> tuple[Upload, ...]:
     """One Upload per remote path, compose files first; two files on one remote path are refused."""
-    claimed: dict[str, str] = dict(RESERVED_REMOTE)
+    claimed = dict(reserved)
     uploads: dict[str, Upload] = {}
     for file in files:
         remote = _remote(file.path, root)
@@ -348,7 +377,7 @@ def _uploads(files: Sequence[_LocalFile], root: Path, workspace: Path) -> tuple[
             raise InputError(
                 COMPOSE_INPUT,
                 f"{_shown(file.path, workspace)}, used by {file.owner}, would land on '{remote}' "
-                f"in the color's directory, where {clash} goes",
+                f"on the host, where {clash} goes",
                 "Rename or move one of them",
             )
         claimed[remote] = _shown(file.path, workspace)

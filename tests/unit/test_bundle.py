@@ -150,6 +150,31 @@ def test_mounting_the_project_directory_uploads_each_file_once(ws: Path) -> None
     ]
 
 
+def test_secret_and_config_files_are_uploaded(ws: Path) -> None:
+    write(
+        ws,
+        "deploy/compose.yml",
+        "services: {web: {image: a, secrets: [db], configs: [site]}}\n"
+        "secrets: {db: {file: secrets/db.txt}, token: {environment: TOKEN}, host: {file: /etc/h}}\n"
+        "configs: {site: {file: ./site.conf}, ext: {external: true}}\n",
+    )
+    write(ws, "deploy/secrets/db.txt", mode=0o600)
+    write(ws, "deploy/site.conf")
+    d = ws / "deploy"
+    assert remotes(plan(ws, "deploy/compose.yml"))[1:] == [
+        ("secrets/db.txt", d / "secrets/db.txt", 0o600),
+        ("site.conf", d / "site.conf", 0o644),
+    ]
+
+
+def test_a_missing_secret_file_names_the_secret_and_the_file(ws: Path) -> None:
+    write(ws, "deploy/compose.yml", "services: {web: {image: a}}\nsecrets: {db: {file: ./db.txt}}\n")
+    assert refused(ws, "deploy/compose.yml") == (
+        "input 'compose-file': secret 'db' needs the file './db.txt', but deploy/db.txt does not exist. "
+        "Add the file to the repository"
+    )
+
+
 def test_a_missing_bind_source_is_not_uploaded_but_keeps_its_place(ws: Path) -> None:
     # compose creates it on the host; ../data must stay beside deploy/, inside the color's directory
     write(ws, "deploy/compose.yml", "services: {web: {image: a, volumes: ['../data:/data']}}\n")
@@ -320,13 +345,23 @@ def test_container_name_is_refused_when_one_file_serves_both_colors(ws: Path) ->
     assert plan(ws, "compose.yml", shared=False).services == ("web", "db")
 
 
-def test_a_file_where_bluegreen_writes_its_env_file_is_refused(ws: Path) -> None:
-    write(ws, "compose.yml", "services: {web: {env_file: app.env}}\n")
+def test_a_file_where_bluegreen_writes_its_own_is_refused(ws: Path) -> None:
+    write(ws, "compose.yml", "services: {web: {env_file: app.env, volumes: ['./state:/s']}}\n")
     write(ws, "app.env")
-    assert refused(ws, "compose.yml") == (
-        "input 'compose-file': app.env, used by service 'web', would land on 'app.env' in the color's "
-        "directory, where the file bluegreen writes from the `env` input goes. Rename or move one of them"
-    )
+    write(ws, "state/release.json")
+    files = [ws / "compose.yml"]
+    assert [u.remote for u in plan_bundle(files, ws, shared_by_colors=False).uploads] == [
+        "compose.yml",
+        "app.env",
+        "state/release.json",
+    ]
+    for reserved, remote in [("app.env", "app.env"), ("state", "state/release.json")]:
+        with pytest.raises(InputError) as caught:
+            plan_bundle(files, ws, shared_by_colors=False, reserved={reserved: "bluegreen's own file"})
+        assert str(caught.value).startswith(
+            f"input 'compose-file': {remote}, used by service 'web', would land on '{remote}' on the host, "
+            "where bluegreen's own file goes. Rename or move one of them"
+        )
 
 
 def test_two_files_on_one_remote_path_are_refused(ws: Path) -> None:
@@ -335,8 +370,10 @@ def test_two_files_on_one_remote_path_are_refused(ws: Path) -> None:
     write(ws, "b/x")
     first = _LocalFile(ws / "a/x", ws / "a/x", "service 'web'")
     second = _LocalFile(ws / "a/x", ws / "b/x", "service 'db'")
-    with pytest.raises(InputError, match="a/x, used by service 'db', would land on 'a/x' in the color's"):
-        _uploads([first, second], ws, ws)
+    with pytest.raises(
+        InputError, match="a/x, used by service 'db', would land on 'a/x' on the host, where a/x goes"
+    ):
+        _uploads([first, second], ws, ws, {})
 
 
 @pytest.mark.parametrize(
