@@ -11,7 +11,6 @@ COPY requirements.txt /action/requirements.txt
 RUN pip install -r /action/requirements.txt
 
 COPY action.yml /action/action.yml
-COPY templates/ /action/templates/
 COPY bluegreen/ /action/bluegreen/
 COPY entrypoint.py /action/entrypoint.py
 # Byte-compile now so every run starts without compiling.

@@ -30,6 +30,7 @@ OUTPUTS = (
     "duration-seconds",
     "image",
     "deployed-at",
+    "deployed-by",
     "lock-holder",
 )
 INPUT_PREFIX = "INPUT_"
@@ -103,6 +104,7 @@ def result_outputs(result: Result, seconds: float) -> dict[str, str]:
         "duration-seconds": f"{seconds:.1f}",
         "image": result.image,
         "deployed-at": result.deployed_at,
+        "deployed-by": result.deployed_by,
         "lock-holder": result.lock_holder,
     }
 

@@ -9,7 +9,7 @@ import base64
 import difflib
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -22,7 +22,13 @@ from bluegreen.colors import COLORS
 from bluegreen.errors import InputError
 from bluegreen.render import Route, render_nginx
 
-ACTION_YML = Path(__file__).resolve().parent.parent / "action.yml"
+PACKAGE = Path(__file__).resolve().parent
+# action.yml, at the repository root where GitHub reads it, declares the inputs. An installed
+# package carries a copy that its build put inside it (setup.py); a checkout reads the original.
+ACTION_YML = next(
+    (path for path in (PACKAGE / "action.yml", PACKAGE.parent / "action.yml") if path.is_file()),
+    PACKAGE.parent / "action.yml",
+)
 COMMANDS = ("deploy", "rollback", "status")
 SECRET_INPUTS = ("ssh-key", "ssh-key-passphrase", "env")
 APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -86,29 +92,23 @@ class Config:
         return f"Config(app_name={self.app_name!r}, host={self.host!r}, command={self.command!r})"
 
 
-DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "nginx.conf.j2"
+DEFAULT_TEMPLATE = PACKAGE / "templates" / "nginx.conf.j2"
 
 
 def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
     """Validate raw input strings (empty means unset) into a Config, or raise one InputError."""
     specs = input_specs()
-    unknown = sorted(set(raw) - set(specs))
-    if unknown:
-        close = difflib.get_close_matches(unknown[0].replace("_", "-"), specs, n=1)
-        fix = f"Did you mean `{close[0]}`?" if close else "Remove it or fix its spelling"
-        raise InputError(unknown[0], "is not an input of bluegreen", fix)
+    check_known(raw)
     values = {name: (raw.get(name) or "").strip() or spec.default for name, spec in specs.items()}
     values["ssh-key"] = raw.get("ssh-key") or ""  # keys keep their exact text
     values["env"] = raw.get("env") or ""
     for name, spec in specs.items():
         if spec.required and not values[name].strip():
-            raise InputError(name, "is required but empty", f"Set `{name}` in the step's `with:`")
+            raise InputError(name, "is required but empty")
 
     command = _choice(values, "command", COMMANDS)
     if command == "deploy" and not values["compose-file"]:
-        raise InputError(
-            "compose-file", "is required to deploy but empty", "Set `compose-file` in the step's `with:`"
-        )
+        raise InputError("compose-file", "is required to deploy but empty")
     ports = {color: _port(values, f"{color}-port") for color in COLORS}
     if ports["blue"] == ports["green"]:
         raise InputError("green-port", "equals blue-port", "Give each color its own port")
@@ -136,6 +136,16 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
         http_port=_port(values, "http-port"),
         proxy_image=_image(values["proxy-image"], "proxy-image"),
     )
+
+
+def check_known(names: Iterable[str]) -> None:
+    """One InputError for the first name that is not an input, with the closest input's name."""
+    specs = input_specs()
+    unknown = sorted(set(names) - set(specs))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0].replace("_", "-"), specs, n=1)
+        fix = f"Did you mean `{close[0]}`?" if close else "Remove it or fix its spelling"
+        raise InputError(unknown[0], "is not an input of bluegreen", fix)
 
 
 KEY_TYPES: tuple[type[paramiko.PKey], ...] = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)

@@ -91,6 +91,7 @@ def _result(**changes: Any) -> Result:
         "duration_seconds": 12.5,
         "phases": {"lock": 12.0},
         "deployed_at": "2026-11-25T07:00:00Z",
+        "deployed_by": "octocat (github run 42)",
     }
     fields.update(changes)
     return Result(**fields)
@@ -111,6 +112,7 @@ def test_result_outputs() -> None:
         "duration-seconds": "13.3",
         "image": "registry.example.com/shop:2",
         "deployed-at": "2026-11-25T07:00:00Z",
+        "deployed-by": "octocat (github run 42)",
         "lock-holder": "",
     }
     assert entrypoint.failure_outputs(2.04) == {"status": "failed", "duration-seconds": "2.0"}

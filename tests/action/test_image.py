@@ -155,6 +155,7 @@ def check_deploy(run: ActionRun, app: App, image: str, before: str, after: str, 
     outputs = parse_outputs(run.outputs)
     assert re.fullmatch(r"\d+\.\d", outputs.pop("duration-seconds"))
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", outputs.pop("deployed-at"))
+    assert outputs.pop("deployed-by")
     assert outputs == {
         "active-color": after,
         "previous-color": "" if before == "none" else before,

@@ -94,7 +94,7 @@ FAULTS: dict[str, tuple[Callable[[dict[str, Any], Path], dict[str, str]], str]] 
     ),
     "template fails to render": (
         lambda lab, tmp: {"nginx-template": write(tmp, "t.j2", "server {{ upstream_prot }};\n")},
-        "input 'nginx-template'",
+        "error: --nginx-template: ",
     ),
     "nginx -t rejects the config": (
         lambda lab, tmp: {

@@ -6,6 +6,7 @@ Every bad input gives exactly one error naming the input, exit 1, and no change 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -174,7 +175,8 @@ def test_bad_input_one_error_naming_the_input_no_change_on_the_host(
     assert time.monotonic() - started < 15
     assert run.exit_code == 1, run.stderr
     assert len(error_lines(run)) == 1, run.stderr
-    assert error_lines(run)[0].startswith(f"error: input '{input_name}': "), run.stderr
+    # The CLI names the flag the value came from (--ssh-key-file for `ssh-key`) or the input's flag.
+    assert re.match(rf"error: --{input_name}(-file)?: ", error_lines(run)[0]), run.stderr
     assert words in error_lines(run)[0]
     assert host_snapshot(app) == before
     assert not app.app_dir.exists()

@@ -1,13 +1,11 @@
-from pathlib import Path
-
 import pytest
 import yaml
 
+from bluegreen.config import DEFAULT_TEMPLATE
 from bluegreen.errors import InputError
 from bluegreen.render import Route, proxy_compose, render_nginx
 
 ROUTE = Route("shop", "green", "blue", "127.0.0.1", 8082, 80)
-DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "nginx.conf.j2"
 
 
 def test_renders_every_variable() -> None:
