@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shlex
 import socket
+import stat
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -18,10 +19,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from bluegreen.errors import RemoteCommandError
+from bluegreen.errors import RemoteCommandError, UnreadableFile
 
 if TYPE_CHECKING:
     import docker
+
+READ_LIMIT = 1_048_576
+"""Bytes read_file reads at most: the files bluegreen reads (state, nginx.conf, lock holder) are small."""
+
+
+def check_readable(path: str, mode: int, size: int, limit: int) -> None:
+    """Refuse what read_file must not read: anything but a regular file, or more than `limit` bytes."""
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise UnreadableFile(path, f"it is {kind} (mode {stat.filemode(mode)})")
+    if size > limit:
+        raise UnreadableFile(path, f"it is larger than {limit} bytes")
 
 
 @dataclass(frozen=True)
@@ -78,12 +91,26 @@ class Host(Protocol):
         """Atomically replace target with source (POSIX rename)."""
         ...
 
-    def read_file(self, path: str) -> bytes | None: ...
+    def read_file(self, path: str, *, limit: int = READ_LIMIT) -> bytes | None:
+        """The file's bytes; None when it does not exist.
+
+        Raises UnreadableFile for anything but a regular file (a directory, a device, a FIFO, also
+        behind a symlink), for more than `limit` bytes, and when the host does not answer in time.
+        """
+        ...
 
     def home(self) -> str: ...
 
     def connect_tcp(self, port: int, timeout: float) -> Stream:
-        """Connect to 127.0.0.1:port as seen from the host."""
+        """Connect to 127.0.0.1:port as seen from the host.
+
+        Raises ConnectionRefusedError when nothing listens there, TunnelForbidden when the host's
+        sshd does not forward TCP.
+        """
+        ...
+
+    def check_tunnels(self, port: int) -> None:
+        """Raise TunnelForbidden unless connect_tcp can work (opens and closes one connection to port)."""
         ...
 
     def docker(self) -> docker.DockerClient: ...
@@ -134,17 +161,33 @@ class LocalHost:
         with open(path, "ab") as handle:
             handle.write(data)
 
-    def read_file(self, path: str) -> bytes | None:
+    def read_file(self, path: str, *, limit: int = READ_LIMIT) -> bytes | None:
         try:
-            return Path(path).read_bytes()
+            # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused after fstat)
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             return None
+        except PermissionError:
+            raise UnreadableFile(path, "permission denied") from None
+        try:
+            found = os.fstat(fd)
+            check_readable(path, found.st_mode, found.st_size, limit)
+            data = bytearray()
+            while len(data) <= limit and (chunk := os.read(fd, limit + 1 - len(data))):
+                data += chunk
+        finally:
+            os.close(fd)
+        check_readable(path, found.st_mode, len(data), limit)  # it grew since the fstat
+        return bytes(data)
 
     def home(self) -> str:
         return str(Path.home())
 
     def connect_tcp(self, port: int, timeout: float) -> Stream:
         return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+
+    def check_tunnels(self, port: int) -> None:
+        """Connections from this machine need no tunnel."""
 
     def docker(self) -> docker.DockerClient:
         if self._docker is None:

@@ -8,6 +8,8 @@ import logging
 import secrets
 import shlex
 import socket
+import stat
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,8 +17,9 @@ from typing import TYPE_CHECKING
 
 import paramiko
 
-from bluegreen.errors import BluegreenError, InputError
-from bluegreen.host import CommandResult, Held, Stream
+from bluegreen.errors import BluegreenError, InputError, TunnelForbidden, UnreadableFile
+from bluegreen.host import READ_LIMIT, CommandResult, Held, Stream, check_readable
+from bluegreen.sessions import Session, SessionBudget
 
 if TYPE_CHECKING:
     import docker
@@ -125,7 +128,7 @@ def connect(
         answered = transport is not None and bool(transport.remote_version)
         client.close()
         raise _connect_error(exc, host, port, username, timeout, answered) from None
-    return SshHost(client, name=where)
+    return SshHost(client, name=where, user=username)
 
 
 def _connect_error(
@@ -179,12 +182,26 @@ def _refused(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionRefusedError)
 
 
+OPEN_ADMINISTRATIVELY_PROHIBITED = 1
+"""The reason code sshd gives when it refuses a direct-tcpip channel by its settings (RFC 4254 5.1)."""
+
+SFTP_TIMEOUT = 60.0
+"""Seconds one SFTP request may go unanswered."""
+
+TUNNEL_CHECK_TIMEOUT = 10.0
+
+
 class SshHost:
-    def __init__(self, client: paramiko.SSHClient, name: str) -> None:
+    def __init__(self, client: paramiko.SSHClient, name: str, user: str) -> None:
         self._client = client
         self.name = name
+        self.user = user
+        self._sessions = SessionBudget(self._open_session_channel, name)
         self._sftp: paramiko.SFTPClient | None = None
+        self._sftp_session: Session | None = None
         self._docker: docker.DockerClient | None = None
+        self._sftp_lock = threading.Lock()
+        self._docker_lock = threading.Lock()
 
     @property
     def _transport(self) -> paramiko.Transport:
@@ -193,8 +210,21 @@ class SshHost:
             raise BluegreenError(f"the SSH connection to {self.name} was lost")
         return transport
 
+    def _open_session_channel(self, timeout: float) -> paramiko.Channel:
+        return self._transport.open_session(timeout=timeout)
+
+    @property
+    def sessions_in_use(self) -> int:
+        """Session channels open on the connection now (the lock, SFTP, Docker, commands)."""
+        return self._sessions.in_use
+
     def run(self, argv: Sequence[str], *, timeout: float = 600, stdin: bytes = b"") -> CommandResult:
-        channel = self._exec(argv, timeout)
+        with self._exec(argv, timeout) as session:
+            return self._finish(session.channel, argv, timeout, stdin)
+
+    def _finish(
+        self, channel: paramiko.Channel, argv: Sequence[str], timeout: float, stdin: bytes
+    ) -> CommandResult:
         if stdin:
             channel.sendall(stdin)
         channel.shutdown_write()
@@ -208,7 +238,6 @@ class SshHost:
             if channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
                 break
             if time.monotonic() > deadline:
-                channel.close()
                 raise BluegreenError(
                     f"command timed out after {timeout:g} s on {self.name}: {shlex.join(argv)}"
                 )
@@ -216,35 +245,52 @@ class SshHost:
                 raise BluegreenError(f"the SSH connection to {self.name} was lost during: {shlex.join(argv)}")
             channel.status_event.wait(0.02)
         code = channel.recv_exit_status()
-        channel.close()
         return CommandResult(
             tuple(argv), code, stdout.decode(errors="replace"), stderr.decode(errors="replace")
         )
 
     def hold(self, argv: Sequence[str], ready_line: str, timeout: float) -> Held | CommandResult:
-        channel = self._exec(argv, timeout + 30)
-        channel.settimeout(timeout + 30)
-        reader = channel.makefile("rb")
-        first = reader.readline().decode(errors="replace").strip()
-        if first == ready_line:
-            channel.settimeout(None)
-            return channel
-        rest = reader.read().decode(errors="replace")
-        stderr = channel.makefile_stderr("rb").read().decode(errors="replace")
-        code = channel.recv_exit_status()
-        channel.close()
+        session = self._exec(argv, timeout + 30)
+        try:
+            channel = session.channel
+            channel.settimeout(timeout + 30)
+            reader = channel.makefile("rb")
+            first = reader.readline().decode(errors="replace").strip()
+            if first == ready_line:
+                channel.settimeout(None)
+                return session
+            rest = reader.read().decode(errors="replace")
+            stderr = channel.makefile_stderr("rb").read().decode(errors="replace")
+            code = channel.recv_exit_status()
+        except BaseException:
+            session.close()
+            raise
+        session.close()
         return CommandResult(tuple(argv), code, first + rest, stderr)
 
-    def _exec(self, argv: Sequence[str], timeout: float) -> paramiko.Channel:
-        channel = self._transport.open_session(timeout=timeout)
-        channel.exec_command(shlex.join(argv))
-        return channel
+    def _exec(self, argv: Sequence[str], timeout: float) -> Session:
+        session = self._sessions.open(timeout)
+        try:
+            session.channel.exec_command(shlex.join(argv))
+        except BaseException:
+            session.close()
+            raise
+        return session
 
     @property
     def sftp(self) -> paramiko.SFTPClient:
-        if self._sftp is None:
-            self._sftp = self._client.open_sftp()
-        return self._sftp
+        with self._sftp_lock:
+            if self._sftp is None:
+                session = self._sessions.open(SFTP_TIMEOUT)
+                try:
+                    session.channel.settimeout(SFTP_TIMEOUT)
+                    session.channel.invoke_subsystem("sftp")
+                    self._sftp = paramiko.SFTPClient(session.channel)
+                except BaseException:
+                    session.close()
+                    raise
+                self._sftp_session = session
+            return self._sftp
 
     def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         tmp = f"{path}.tmp-{secrets.token_hex(4)}"
@@ -260,12 +306,21 @@ class SshHost:
         with self.sftp.open(path, "ab") as handle:
             handle.write(data)
 
-    def read_file(self, path: str) -> bytes | None:
+    def read_file(self, path: str, *, limit: int = READ_LIMIT) -> bytes | None:
         try:
+            # stat first: opening a FIFO would block the SFTP server, /dev/zero never ends
+            found = self.sftp.stat(path)
+            check_readable(path, found.st_mode or 0, found.st_size or 0, limit)
             with self.sftp.open(path, "rb") as handle:
-                return handle.read()
+                data = handle.read(limit + 1)
         except FileNotFoundError:
             return None
+        except PermissionError:
+            raise UnreadableFile(path, f"permission denied for {self.user}") from None
+        except TimeoutError:
+            raise UnreadableFile(path, f"SFTP did not answer within {SFTP_TIMEOUT:g} s") from None
+        check_readable(path, stat.S_IFREG, len(data), limit)  # it grew since the stat
+        return data
 
     def home(self) -> str:
         return self.sftp.normalize(".")
@@ -276,19 +331,36 @@ class SshHost:
                 "direct-tcpip", ("127.0.0.1", port), ("127.0.0.1", 0), timeout=timeout
             )
         except paramiko.ChannelException as exc:
+            if exc.code == OPEN_ADMINISTRATIVELY_PROHIBITED:
+                raise TunnelForbidden(self.name, self.user) from None
             raise ConnectionRefusedError(f"127.0.0.1:{port} on {self.name}: {exc.text}") from None
+        except paramiko.SSHException as exc:  # paramiko's "Timeout opening channel."
+            raise TimeoutError(f"127.0.0.1:{port} on {self.name}: {exc}") from None
+
+    def check_tunnels(self, port: int) -> None:
+        try:
+            self.connect_tcp(port, TUNNEL_CHECK_TIMEOUT).close()
+        except ConnectionRefusedError:
+            return  # sshd forwarded the connection; nothing listens there yet
+        except OSError as exc:
+            raise BluegreenError(
+                f"cannot open a TCP tunnel to 127.0.0.1:{port} on {self.name}: {exc}"
+            ) from None
 
     def docker(self) -> docker.DockerClient:
         """A Docker SDK client that reaches the host's engine through this same SSH connection."""
-        if self._docker is None:
-            from bluegreen.docker_over_ssh import docker_client
+        with self._docker_lock:
+            if self._docker is None:
+                from bluegreen.docker_over_ssh import docker_client
 
-            self._docker = docker_client(self._client)
-        return self._docker
+                self._docker = docker_client(self._sessions.open, self.name, self.user)
+            return self._docker
 
     def close(self) -> None:
         if self._docker is not None:
             self._docker.close()
         if self._sftp is not None:
             self._sftp.close()
+        if self._sftp_session is not None:
+            self._sftp_session.close()
         self._client.close()

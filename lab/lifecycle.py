@@ -9,6 +9,8 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -33,7 +35,8 @@ from lab.settings import (
     ports,
 )
 
-SERVER_FLAVOURS = ("v2", "v1")
+SERVER_FLAVOURS = ("v2", "v1", "nofwd")
+"""Server containers: compose v2, compose v1, and compose v2 behind an sshd forbidding TCP forwarding."""
 
 
 @contextmanager
@@ -49,17 +52,23 @@ def lab_lock(paths: LabPaths) -> Iterator[None]:
 
 
 def _write_keys(paths: LabPaths) -> bool:
-    """Creates the lab's keys unless they exist (a running lab keeps its keys).
-    Returns True when new keys were written."""
-    wanted = [paths.client_key, *(paths.host_key(f) for f in SERVER_FLAVOURS)]
-    if all(p.is_file() and p.with_name(p.name + ".pub").is_file() for p in wanted):
-        return False
-    say("generating client and host keys")
-    client_public = keys.write_key_pair(paths.client_key, "bluegreen-lab-client")
+    """Creates the keys that are missing (a running lab keeps its keys; a new server flavour gets
+    its host key alone). Returns True when the client key is new: running servers must then be
+    recreated, as they authorize the old one."""
+    fresh_client = not _key_pair_exists(paths.client_key)
+    if fresh_client:
+        say("generating the client key")
+        client_public = keys.write_key_pair(paths.client_key, "bluegreen-lab-client")
+        keys.write_authorized_keys(paths.authorized_keys, [client_public])
     for flavour in SERVER_FLAVOURS:
-        keys.write_key_pair(paths.host_key(flavour), f"bluegreen-lab-server-{flavour}")
-    keys.write_authorized_keys(paths.authorized_keys, [client_public])
-    return True
+        if fresh_client or not _key_pair_exists(paths.host_key(flavour)):
+            say(f"generating the host key of server {flavour}")
+            keys.write_key_pair(paths.host_key(flavour), f"bluegreen-lab-server-{flavour}")
+    return fresh_client
+
+
+def _key_pair_exists(private: Path) -> bool:
+    return private.is_file() and private.with_name(private.name + ".pub").is_file()
 
 
 def _write_env(paths: LabPaths) -> None:
@@ -73,6 +82,7 @@ def _write_env(paths: LabPaths) -> None:
         "BGLAB_REGISTRY_PORT": str(p.registry),
         "BGLAB_SERVER_V2_PORT": str(p.server_v2),
         "BGLAB_SERVER_V1_PORT": str(p.server_v1),
+        "BGLAB_SERVER_NOFWD_PORT": str(p.server_nofwd),
     }
     paths.env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
 
@@ -86,13 +96,9 @@ def prepare() -> bool:
         ensure_images(docker.from_env(), recipes.ALL_IMAGES)
         paths.root.mkdir(parents=True, exist_ok=True)
         fresh_keys = _write_keys(paths)
-        p = ports()
         keys.write_known_hosts(
             paths.known_hosts,
-            [
-                (HOST, p.server_v2, keys.public_key_line(paths.host_key("v2"))),
-                (HOST, p.server_v1, keys.public_key_line(paths.host_key("v1"))),
-            ],
+            [(HOST, port, keys.public_key_line(paths.host_key(f))) for f, port in _server_ports().items()],
         )
         for flavour in SERVER_FLAVOURS:
             home = paths.home(flavour)
@@ -101,6 +107,11 @@ def prepare() -> bool:
         paths.registry_data.mkdir(parents=True, exist_ok=True)
         _write_env(paths)
         return fresh_keys
+
+
+def _server_ports() -> dict[str, int]:
+    p = ports()
+    return {"v2": p.server_v2, "v1": p.server_v1, "nofwd": p.server_nofwd}
 
 
 def images() -> dict[str, str]:
@@ -130,6 +141,8 @@ def describe(paths: LabPaths) -> dict[str, Any]:
         "compose_v1_port": p.server_v1,
         "remote_dir": str(paths.home("v2")),
         "compose_v1_remote_dir": str(paths.home("v1")),
+        "no_forwarding_port": p.server_nofwd,
+        "no_forwarding_remote_dir": str(paths.home("nofwd")),
         "http_port": p.http,
         "blue_port": p.blue,
         "green_port": p.green,
@@ -142,8 +155,8 @@ def publish() -> dict[str, Any]:
     p = ports()
     with lab_lock(paths):
         say("waiting for sshd and the registry")
-        wait_until(lambda: sshd_answers(p.server_v2), f"sshd on port {p.server_v2}")
-        wait_until(lambda: sshd_answers(p.server_v1), f"sshd on port {p.server_v1}")
+        for port in _server_ports().values():
+            wait_until(partial(sshd_answers, port), f"sshd on port {port}")
         wait_until(lambda: registry_answers(p.registry), f"registry on port {p.registry}")
         client = docker.from_env()
         say("pushing demo and proxy images")

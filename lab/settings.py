@@ -38,6 +38,8 @@ def _port(name: str, default: int) -> int:
 class Ports:
     server_v2: int
     server_v1: int
+    server_nofwd: int
+    """The compose v2 server whose sshd forbids TCP forwarding (AllowTcpForwarding no)."""
     registry: int
     http: int
     blue: int
@@ -48,6 +50,7 @@ def ports() -> Ports:
     return Ports(
         server_v2=_port("SERVER_V2", 22220),
         server_v1=_port("SERVER_V1", 22221),
+        server_nofwd=_port("SERVER_NOFWD", 22222),
         registry=_port("REGISTRY", 15000),
         http=_port("HTTP", 18080),
         blue=_port("BLUE", 18081),

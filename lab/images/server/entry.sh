@@ -1,6 +1,7 @@
 #!/bin/sh
 # Start of a lab server: let `deploy` use the engine's socket and live in its mounted home
 # (same absolute path as on the machine), then run sshd in the foreground, logging to stderr.
+# Arguments are passed on to sshd (e.g. `-o AllowTcpForwarding=no` for a hardened server).
 set -eu
 : "${SSHD_PORT:?}" "${DEPLOY_HOME:?}"
 gid=$(stat -c %g /var/run/docker.sock)
@@ -12,4 +13,4 @@ fi
 usermod --append --groups "$group" --home "$DEPLOY_HOME" deploy
 mkdir -p /run/sshd
 chmod 0755 /run/sshd
-exec /usr/sbin/sshd -D -e -f /etc/ssh/lab_sshd_config -p "$SSHD_PORT"
+exec /usr/sbin/sshd -D -e -f /etc/ssh/lab_sshd_config -p "$SSHD_PORT" "$@"
