@@ -27,11 +27,17 @@ class Compose:
         prefix = ["env", *env] if env else []
         return [*prefix, *self.program, "-p", self.project, *files, *args]
 
-    def pull(self) -> list[str]:
-        return self("pull", "--quiet")
+    def pull(self, *services: str) -> list[str]:
+        return self("pull", "--quiet", *services)
 
-    def up(self) -> list[str]:
-        return self("up", "--detach", "--remove-orphans")
+    def up(self, *services: str, no_deps: bool = False) -> list[str]:
+        """Start the services (all when none are named); no_deps leaves what they depend on alone."""
+        deps = ["--no-deps"] if no_deps else []
+        return self("up", "--detach", "--remove-orphans", *deps, *services)
+
+    def up_only(self, *services: str) -> list[str]:
+        """Start just these services of a project that other projects' files also define."""
+        return self("up", "--detach", *services)
 
     def stop(self, timeout: int = 10) -> list[str]:
         return self("stop", "--timeout", str(timeout))
@@ -73,3 +79,9 @@ def nginx_test_in_new_container(image: str, config_dir: str, config_path: str) -
 
 def remove(*paths: str) -> list[str]:
     return ["rm", "-f", "--", *paths]
+
+
+def remove_all_but(directory: str, keep: str) -> list[str]:
+    """Remove every entry of directory except the one named keep."""
+    return ["find", directory, "-mindepth", "1", "-maxdepth", "1", "!", "-name", keep,
+            "-exec", "rm", "-rf", "--", "{}", "+"]  # fmt: skip

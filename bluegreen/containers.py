@@ -1,9 +1,13 @@
-"""What the host's Docker engine says: compose projects, container health, nginx workers."""
+"""Actions on the host's Docker engine: list a compose project, start and stop its containers,
+run a healthcheck, read logs, create the app's network, remove old images.
+
+What Docker's answers mean is decided in docker_state.py; this module only asks and acts.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -11,45 +15,28 @@ if TYPE_CHECKING:
     from docker.models.containers import Container
 
 from bluegreen.colors import COLORS, project_name
+from bluegreen.docker_state import (
+    PROJECT_LABEL,
+    ContainerState,
+    NginxWorker,
+    healthcheck_argv,
+    nginx_workers_of,
+)
+from bluegreen.errors import BluegreenError
 
-PROJECT_LABEL = "com.docker.compose.project"
-CRASH_LOOP_RESTARTS = 3
-
-
-@dataclass(frozen=True)
-class ContainerState:
-    name: str
-    status: str
-    """created, running, restarting, exited, dead, paused."""
-    health: str | None
-    """starting, healthy or unhealthy; None when the service defines no healthcheck."""
-    restarts: int
-    exit_code: int
-    id: str = ""
-    healthcheck: tuple[str, ...] = ()
-    """The compose healthcheck's test, as docker stores it (["CMD", ...] or ["CMD-SHELL", cmd])."""
-
-    @classmethod
-    def of(cls, container: Container) -> ContainerState:
-        state: dict[str, Any] = container.attrs.get("State", {})
-        health = state.get("Health") or {}
-        return cls(
-            name=container.name or container.short_id,
-            status=str(state.get("Status", "unknown")),
-            health=health.get("Status"),
-            restarts=int(container.attrs.get("RestartCount", 0)),
-            exit_code=int(state.get("ExitCode", 0)),
-            id=str(container.id),
-            healthcheck=tuple((container.attrs.get("Config", {}).get("Healthcheck") or {}).get("Test") or ()),
-        )
+POOL_EXHAUSTED = "could not find an available, non-overlapping"
 
 
 def project_containers(client: docker.DockerClient, project: str) -> list[Container]:
     return list(client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"}))
 
 
+def state_of(container: Container) -> ContainerState:
+    return ContainerState.from_attrs(container.attrs, container.short_id)
+
+
 def project_states(client: docker.DockerClient, project: str) -> list[ContainerState]:
-    return [ContainerState.of(c) for c in project_containers(client, project)]
+    return [state_of(c) for c in project_containers(client, project)]
 
 
 def running_colors(client: docker.DockerClient, app_name: str) -> set[str]:
@@ -60,22 +47,88 @@ def running_colors(client: docker.DockerClient, app_name: str) -> set[str]:
     }
 
 
-def startup_verdict(states: Iterable[ContainerState]) -> tuple[str | None, str | None]:
-    """(fatal problem, reason to keep waiting) for a freshly started project; (None, None) is ready."""
-    states = list(states)
-    if not states:
-        return "compose started no containers", None
-    waiting = None
-    for state in states:
-        if state.status in ("exited", "dead"):
-            return f"container {state.name} exited with code {state.exit_code}", None
-        if state.restarts >= CRASH_LOOP_RESTARTS:
-            return f"container {state.name} is crash-looping ({state.restarts} restarts)", None
-        if state.status != "running":
-            waiting = waiting or f"container {state.name} is {state.status}"
-        elif state.health not in (None, "healthy"):
-            waiting = waiting or f"container {state.name} docker health is {state.health}"
-    return None, waiting
+def running_container(client: docker.DockerClient, project: str) -> Container | None:
+    for container in project_containers(client, project):
+        if state_of(container).status == "running":
+            return container
+    return None
+
+
+def stop_project(client: docker.DockerClient, project: str, timeout: int = 10) -> list[str]:
+    """Stop every running container of a project (as `compose stop`), keeping them for a rollback.
+
+    Works from what the engine says, not from compose files: a color is stopped exactly as it runs,
+    whatever files the current run was given.
+    """
+    stopped = []
+    for container in project_containers(client, project):
+        if state_of(container).status in ("running", "restarting", "paused"):
+            container.stop(timeout=timeout)
+            stopped.append(str(container.name))
+    return stopped
+
+
+def start_containers(client: docker.DockerClient, ids: Iterable[str]) -> None:
+    """Start kept containers as they are: the same image (by id), environment and mounts."""
+    import docker.errors
+
+    for container_id in ids:
+        try:
+            container = client.containers.get(container_id)
+        except docker.errors.NotFound:
+            raise BluegreenError(f"the kept container {container_id[:12]} is gone") from None
+        if state_of(container).status != "running":
+            container.start()
+
+
+def remove_project(client: docker.DockerClient, project: str) -> None:
+    """Remove a project's containers (as `compose down`, keeping volumes and external networks)."""
+    for container in project_containers(client, project):
+        container.remove(force=True)
+
+
+def logs_tail(client: docker.DockerClient, container_id: str, lines: int = 15) -> str:
+    try:
+        raw: bytes = client.containers.get(container_id).logs(tail=lines)
+    except Exception:  # the logs only explain a failure already reported
+        return ""
+    return raw.decode(errors="replace").strip()
+
+
+def run_healthcheck(client: docker.DockerClient, state: ContainerState) -> bool:
+    """Run the container's healthcheck now, as docker would, within the healthcheck's own timeout."""
+    argv = healthcheck_argv(state.healthcheck)
+    if argv is None:
+        return True
+    api: Any = client.api
+    exec_id = api.exec_create(state.id, argv, stdout=False, stderr=False)["Id"]
+    api.exec_start(exec_id, detach=True)
+    deadline = time.monotonic() + state.healthcheck_timeout
+    while True:
+        inspected = api.exec_inspect(exec_id)
+        if not inspected.get("Running"):
+            return bool(inspected.get("ExitCode") == 0)
+        if time.monotonic() > deadline:
+            return False  # as docker counts it: a check over its timeout failed
+        time.sleep(0.05)
+
+
+def ensure_network(client: docker.DockerClient, name: str, app_name: str) -> None:
+    """The one network all of an app's compose projects join (its colors and shared services)."""
+    import docker.errors
+
+    if client.networks.list(names=[name]):
+        return
+    try:
+        client.networks.create(name, driver="bridge", labels={"bluegreen.app": app_name})
+    except docker.errors.APIError as exc:
+        if POOL_EXHAUSTED in str(exc):
+            raise BluegreenError(
+                f"Docker has no address pool left for the network {name}: every pool of the engine is "
+                "in use. Remove unused networks (`docker network prune`) or widen the pools with "
+                "`default-address-pools` in /etc/docker/daemon.json"
+            ) from None
+        raise BluegreenError(f"creating the Docker network {name} failed: {exc.explanation}") from None
 
 
 def project_images(client: docker.DockerClient, project: str) -> set[str]:
@@ -107,44 +160,6 @@ def _image_reference(container: Container) -> str:
     return str(container.attrs.get("Config", {}).get("Image", ""))
 
 
-def healthcheck_argv(test: tuple[str, ...]) -> list[str] | None:
-    """The command a healthcheck test runs in the container; None when there is none to run."""
-    if len(test) >= 2 and test[0] == "CMD":
-        return list(test[1:])
-    if len(test) == 2 and test[0] == "CMD-SHELL":
-        return ["/bin/sh", "-c", test[1]]
-    return None
-
-
-def run_healthcheck(client: docker.DockerClient, state: ContainerState) -> bool:
-    """Run the container's healthcheck now, as docker would, instead of waiting for its interval."""
-    argv = healthcheck_argv(state.healthcheck)
-    if argv is None:
-        return True
-    exit_code, _ = client.containers.get(state.id).exec_run(argv)
-    return exit_code == 0
-
-
-def running_container(client: docker.DockerClient, project: str) -> Container | None:
-    for container in project_containers(client, project):
-        if ContainerState.of(container).status == "running":
-            return container
-    return None
-
-
-@dataclass(frozen=True)
-class NginxWorker:
-    pid: str
-    shutting_down: bool
-
-
 def nginx_workers(container: Container) -> list[NginxWorker]:
-    """nginx's worker processes, read with `docker top` (no ps needed in the image)."""
     top: Any = container.top()
-    titles: list[str] = top.get("Titles") or []
-    pid_at, cmd_at = titles.index("PID"), titles.index("CMD")
-    return [
-        NginxWorker(pid=row[pid_at], shutting_down="shutting down" in row[cmd_at])
-        for row in top.get("Processes") or []
-        if "worker process" in row[cmd_at]
-    ]
+    return nginx_workers_of(top)

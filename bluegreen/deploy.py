@@ -1,46 +1,54 @@
-"""The routine: lock, detect, upload, start, health gate, switch, verify, drain, stop, record.
+"""The routine: lock, detect, upload, start, health gate, switch, verify, record, drain, stop.
 
-Everything before the switch leaves nginx and the live color untouched; a failure there tears down
-the new color. A failed verification after the switch puts the old config back.
+Everything before the switch leaves nginx and the live color untouched; a failure there takes the
+new color away again. A failed verification after the switch puts the old config back. Once the
+switch is verified the new color is recorded as live at once, so whatever happens after (drain,
+stopping the old color, a cancelled run) the records say what nginx serves.
 """
 
 from __future__ import annotations
 
 import getpass
-import json
 import os
+import secrets
 import socket
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass, field
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
 from bluegreen import commands
 from bluegreen.colors import FIRST_COLOR, live_color, mark_route, other, project_name, routed_color
 from bluegreen.commands import Compose
+from bluegreen.compose_program import find_compose
 from bluegreen.config import Config, env_file_text
 from bluegreen.containers import (
-    ContainerState,
+    ensure_network,
+    project_containers,
     project_images,
-    project_states,
+    remove_project,
     remove_unused_images,
-    run_healthcheck,
     running_colors,
-    startup_verdict,
+    start_containers,
+    stop_project,
 )
+from bluegreen.docker_state import ContainerState
 from bluegreen.errors import BluegreenError
-from bluegreen.health import Answer, backoff, http_get
-from bluegreen.host import CommandResult, Held, Host
+from bluegreen.health_gate import HealthGate, Probe
+from bluegreen.host import Host
 from bluegreen.layout import Layout, resolve_remote_dir
+from bluegreen.lock import DeployLock, is_locked, lock_holder
+from bluegreen.overrides import app_network, network_override
+from bluegreen.owner import check_owner, claim
 from bluegreen.progress import Reporter, Timer
 from bluegreen.proxy import Proxy
+from bluegreen.records import Records, Release
 from bluegreen.render import Route, proxy_compose, render_nginx
 from bluegreen.state import State
+from bluegreen.verify import ProxyCheck
 
-VERIFY_TIMEOUT = 5.0
-UPSTREAM_HEADER = "x-bluegreen-upstream"
+SHARED = "shared"
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,7 @@ class Result:
     phases: dict[str, float] = field(default_factory=dict)
     lock_holder: str = ""
     deployed_at: str = ""
+    deployed_by: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -72,6 +81,18 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@dataclass(frozen=True)
+class Plan:
+    """One switch: from the live color to the target, and how the target is brought up."""
+
+    target: str
+    live: str | None
+    state: State | None
+    release: Release
+    outcome: str
+    """`deployed` (the target is started anew) or `rolled-back` (its kept containers are started)."""
+
+
 class Deployment:
     """One run of one command against one host."""
 
@@ -87,8 +108,13 @@ class Deployment:
         self.actor = actor or default_actor()
         self.app = config.app_name
         self.layout = Layout(app_dir=f"{resolve_remote_dir(config.remote_dir, host)}/{self.app}")
+        self.records = Records(host, self.layout, reporter)
         self.proxy = Proxy(host, self.app, self.layout, config.proxy_image, reporter, self._proxy_compose)
+        self.gate = HealthGate(host, reporter, config.health_path, config.health_timeout, self._logs_hint)
+        self.check = ProxyCheck(Probe(host), reporter, config.http_port, config.health_path)
         self._compose_program: Future[tuple[str, ...]] | None = None
+        self._touched_target = False
+        """Whether this run started (or recreated) the target's containers: only then are they its to undo."""
         self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bluegreen")
 
     def close(self) -> None:
@@ -98,82 +124,66 @@ class Deployment:
 
     def deploy(self) -> Result:
         with self._locked():
-            self._compose_program = self._background.submit(self._find_compose)  # while detecting
+            self._compose_program = self._background.submit(find_compose, self.host)  # while detecting
             with self.timer.phase("detect"):
                 state, live = self._detect()
+                claim(self.host.docker(), self.app, self.layout.app_dir)
                 target = other(live) if live else FIRST_COLOR
                 self.live, self.target = live, target
                 self.report.info(f"live color: {live or 'none (first deploy)'}; deploying {target}")
             candidate = self._render(target, live)
             with self.timer.phase("upload"):
-                self._upload(target)
-            return self._switch(target, live, state, self.config.image, candidate, "deployed")
+                release = self._upload(target)
+            return self._switch(Plan(target, live, state, release, "deployed"), candidate)
 
     def rollback(self) -> Result:
         with self._locked():
-            self._compose_program = self._background.submit(self._find_compose)  # while detecting
+            self._compose_program = self._background.submit(find_compose, self.host)
             with self.timer.phase("detect"):
                 state, live = self._detect()
-                if state is None or not live or not state.previous_color:
-                    raise BluegreenError(
-                        f"nothing to roll back to: {self.app} has no previous color recorded "
-                        "(roll back only after a deploy that switched colors)"
-                    )
-                target = state.previous_color
-                self.live, self.target = live, target
-                self.report.info(f"live color: {live}; rolling back to {target}")
+                check_owner(self.host.docker(), self.app, self.layout.app_dir)
+                self.live = live
+                target, release = self._rollback_target(state, live)
+                self.target = target
+                self.report.info(f"live color: {live or 'none'}; rolling back to {target}")
             candidate = self._render(target, live)
-            return self._switch(target, live, state, state.previous_image, candidate, "rolled-back")
+            return self._switch(Plan(target, live, state, release, "rolled-back"), candidate)
 
     def status(self) -> Result:
         with self.timer.phase("status"):
             state, live = self._detect()
-            holder = self.host.read_file(self.layout.lock_holder_file)
-            locked = self.host.run(["flock", "--nonblock", self.layout.lock_file, "true"])
+            holder = lock_holder(self.host, self.layout) if is_locked(self.host, self.layout) else ""
         return Result(
             command="status",
             status="ok",
             app_name=self.app,
             active_color=live or "",
             previous_color=state.previous_color if state else "",
-            image=state.image if state else "",
+            image=state.image if state and state.active_color == live else "",
             duration_seconds=self.timer.elapsed(),
             phases=self.timer.phases,
-            lock_holder=(holder or b"").decode().strip() if not locked.ok else "",
-            deployed_at=state.deployed_at if state else "",
+            lock_holder=holder,
+            deployed_at=state.deployed_at if state and state.active_color == live else "",
+            deployed_by=state.actor if state and state.active_color == live else "",
         )
 
     # ---- the steps ----------------------------------------------------------------------
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        self.host.run(commands.make_dirs(self.layout.app_dir)).check("creating the app directory")
-        wait = self.config.lock_timeout
+        holder = {"actor": self.actor, "since": now_iso(), "command": self.config.command}
+        lock = DeployLock(self.host, self.layout, self.app)
         with self.timer.phase("lock"):
-            held = self.host.hold(
-                commands.take_lock(self.layout.lock_file, wait), commands.LOCK_ACQUIRED, wait
-            )
-        if isinstance(held, CommandResult):
-            if held.exit_code == 75:
-                holder = (self.host.read_file(self.layout.lock_holder_file) or b"unknown").decode()
-                raise BluegreenError(
-                    f"another deploy of {self.app} holds the lock after {wait:g} s (lock-timeout): "
-                    f"{holder.strip()}; wait for it to finish or raise lock-timeout"
-                )
-            held.check("taking the deploy lock (needs `flock` on the host)")
-            raise BluegreenError("taking the deploy lock failed")
+            lock.acquire(self.config.lock_timeout, holder)
         try:
-            holder_info = {"actor": self.actor, "since": now_iso(), "command": self.config.command}
-            self.host.write_file(self.layout.lock_holder_file, json.dumps(holder_info).encode())
             yield
         finally:
-            _release(held)
+            lock.release()
 
     def _detect(self) -> tuple[State | None, str | None]:
-        raw = self.host.read_file(self.layout.state_file)
-        state = State.from_json(raw) if raw else None
+        state = self.records.state()
         recorded = state.active_color if state else None
-        routed = routed_color(self.host.read_file(self.layout.live_config))
+        routed = routed_color(self._read_live_config())
         running = running_colors(self.host.docker(), self.app)
         live = live_color(routed, recorded, running)
         if routed and recorded and routed != recorded and self.config.command != "status":
@@ -185,6 +195,37 @@ class Deployment:
             if proxy:  # make sure nginx serves what its config file says before anything changes
                 self.proxy.reload(proxy)
         return state, live
+
+    def _read_live_config(self) -> bytes | None:
+        try:
+            return self.host.read_file(self.layout.live_config)
+        except BluegreenError as exc:
+            self.report.warning(f"the live nginx config is unreadable ({exc})")
+            return None
+
+    def _rollback_target(self, state: State | None, live: str | None) -> tuple[str, Release]:
+        """The color the last completed deploy replaced, still kept; refused when that cannot be."""
+        unchanged = "; nothing was changed"
+        if state is None or not state.previous_color:
+            raise BluegreenError(
+                f"nothing to roll back to: no completed deploy of {self.app} replaced a color"
+                f" (roll back only after a deploy that switched colors){unchanged}"
+            )
+        target = state.previous_color
+        if target == live:
+            raise BluegreenError(
+                f"nothing to roll back to: {target}, the color the last completed deploy replaced, is "
+                f"the live color now (an earlier run was interrupted after its switch); deploy the "
+                f"version you want instead{unchanged}"
+            )
+        release = self.records.release(target)
+        containers = project_containers(self.host.docker(), project_name(self.app, target))
+        if release is None or not containers:
+            raise BluegreenError(
+                f"nothing to roll back to: {target} is no longer kept on the host (its containers or "
+                f"its release record are gone); deploy the version you want instead{unchanged}"
+            )
+        return target, release
 
     def _render(self, target: str, live: str | None) -> str:
         route = Route(
@@ -200,77 +241,96 @@ class Deployment:
         )
         return mark_route(rendered, target)
 
-    def _upload(self, target: str) -> None:
-        layout = self.layout
-        dirs = (layout.color_dir(target), layout.nginx_dir, layout.proxy_dir)
+    def _upload(self, target: str) -> Release:
+        """The color's files, in a directory of this release's own."""
+        layout, bundle = self.layout, self.config.bundles[target]
+        release_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S-") + secrets.token_hex(3)
+        files_dir = layout.files_dir(target, release_id)
+        roots = [files_dir, layout.shared_dir] if self.config.shared_services else [files_dir]
+        parents = {f"{root}/{u.remote}".rsplit("/", 1)[0] for root in roots for u in bundle.uploads}
+        dirs = (layout.nginx_dir, layout.proxy_dir, *sorted(parents))
         self.host.run(commands.make_dirs(*dirs)).check("creating directories")
-        for local in self.config.compose_files[target]:
-            self.host.write_file(f"{layout.color_dir(target)}/{local.name}", local.read_bytes())
-        self.host.write_file(layout.env_file(target), env_file_text(self.config.app_env).encode(), mode=0o600)
+        for root in roots:
+            for upload in bundle.uploads:
+                self.host.write_file(f"{root}/{upload.remote}", upload.local.read_bytes(), mode=upload.mode)
+        env_text = env_file_text(self.config.app_env).encode()
+        override = network_override(self.app).encode()
+        for owner in (target, SHARED) if self.config.shared_services else (target,):
+            self.host.write_file(layout.env_file(owner), env_text, mode=0o600)
+            self.host.write_file(layout.override_file(owner), override)
         proxy_file = proxy_compose(self.config.proxy_image, layout.nginx_dir, self.app)
         self.host.write_file(f"{layout.proxy_dir}/compose.yml", proxy_file.encode())
+        return Release(
+            color=target,
+            release_id=release_id,
+            compose_files=tuple(f"{files_dir}/{name}" for name in bundle.compose_files),
+            environment=self._environment(target),
+            image=self.config.image,
+            started_at=now_iso(),
+            actor=self.actor,
+        )
 
-    def _switch(
-        self,
-        target: str,
-        live: str | None,
-        state: State | None,
-        image: str,
-        candidate: str,
-        outcome: str,
-    ) -> Result:
-        target_project = self._compose(target, image)
-        replaced_images = project_images(self.host.docker(), project_name(self.app, target))
+    def _environment(self, color: str) -> dict[str, str]:
+        env = {
+            "BLUEGREEN_COLOR": color,
+            "BLUEGREEN_PORT": str(self.config.ports[color]),
+            "BLUEGREEN_APP": self.app,
+            "BLUEGREEN_ENV_FILE": self.layout.env_file(color),
+        }
+        if self.config.image:
+            env["BLUEGREEN_IMAGE"] = self.config.image
+        return env
+
+    def _switch(self, plan: Plan, candidate: str) -> Result:
+        target, live = plan.target, plan.live
+        project = project_name(self.app, target)
+        replaced_images = project_images(self.host.docker(), project) if plan.outcome == "deployed" else set()
         try:
             self.host.write_file(self.layout.next_config, candidate.encode())
             proxy = self.proxy.running()
             # nginx -t does not need the new color: it runs while the new color starts.
             validation = self._background.submit(self.proxy.test_next_config, proxy)
             with self.timer.phase("start"):
-                if outcome == "deployed":
-                    self.host.run(target_project.pull()).check(f"pulling the images of {target}")
-                self.host.run(target_project.up()).check(f"starting {target}")
+                self._bring_up(plan)
             with self.timer.phase("health"):
-                self._wait_healthy(target, validation)
+                states = self.gate.wait(
+                    target, project, self.config.ports[target], lambda: _fail_early(validation)
+                )
             with self.timer.phase("validate"):
                 validation.result()
                 self.report.info("nginx -t: the new config is valid")
+            release = _with_containers(plan.release, states)
+            self.records.write_release(release)
+            self._remove_older_releases(release)
         except BaseException:
-            self._tear_down(target_project, target)
+            self._abandon(plan)
             raise
 
-        previous_config = self.host.read_file(self.layout.live_config)
+        previous_config = self._read_live_config()
         try:
             with self.timer.phase("switch"):
                 self.host.rename(self.layout.next_config, self.layout.live_config)
                 self.proxy.reload(proxy)
             with self.timer.phase("verify"):
-                self._verify_through_nginx(target)
-        except BaseException:
-            self._switch_back(previous_config, target_project, target)
+                self.check.expect_upstream(self.config.ports[target])
+        except BaseException as exc:
+            self._switch_back(previous_config, plan, exc)
             raise
 
-        if live:
-            with self.timer.phase("drain"):
-                self.proxy.drain(self.config.drain_timeout)
-            with self.timer.phase("stop-old"):
-                live_image = state.image if state else ""
-                self.host.run(self._compose(live, live_image).stop()).check(f"stopping {live}")
+        self.live = target  # verified: from here on the target serves, whatever happens next
+        image = release.image or ", ".join(sorted(_references(states)))
         new_state = State(
             active_color=target,
             previous_color=live or "",
             image=image,
-            previous_image=(state.image if state else ""),
+            previous_image=(plan.state.image if plan.state and plan.state.active_color == live else ""),
             deployed_at=now_iso(),
             actor=self.actor,
         )
-        with self.timer.phase("record"):
-            self.host.write_file(self.layout.state_file, new_state.to_json())
-            self._audit(new_state, outcome)
-            self._remove_unused(replaced_images)
+        self._after_switch(plan, new_state, replaced_images)
         return Result(
             command=self.config.command,
-            status=outcome,
+            status=plan.outcome,
             app_name=self.app,
             active_color=target,
             previous_color=live or "",
@@ -278,96 +338,91 @@ class Deployment:
             duration_seconds=self.timer.elapsed(),
             phases=self.timer.phases,
             deployed_at=new_state.deployed_at,
+            deployed_by=self.actor,
         )
 
-    def _wait_healthy(self, color: str, validation: Future[None]) -> None:
-        port = self.config.ports[color]
-        project = project_name(self.app, color)
-        deadline = time.monotonic() + self.config.health_timeout
-        last = "no probe yet"
-        for delay in backoff(0.05, 1.5, 0.25):
-            if validation.done():
-                validation.result()  # a rejected config fails now, not after the app has started
-            states = project_states(self.host.docker(), project)
-            fatal, waiting = startup_verdict(states)
-            if fatal:
-                raise BluegreenError(f"{color} did not start: {fatal}{self._logs_hint(project)}")
-            answer = self._probe(port)
-            healthy = isinstance(answer, Answer) and answer.ok
-            if healthy and (waiting is None or self._healthchecks_pass(states)):
-                self.report.info(f"{color} healthy: GET {self.config.health_path} -> {answer}")
-                return
-            probed = f"HTTP {answer.status}" if isinstance(answer, Answer) else answer
-            last = f"{probed}; {waiting}" if waiting else probed
-            if time.monotonic() + delay > deadline:
-                raise BluegreenError(
-                    f"{color} was not healthy within {self.config.health_timeout:g} s (health-timeout): "
-                    f"GET 127.0.0.1:{port}{self.config.health_path}: {last}{self._logs_hint(project)}"
-                )
-            time.sleep(delay)
+    def _bring_up(self, plan: Plan) -> None:
+        self._touched_target = True
+        if plan.outcome == "rolled-back":
+            start_containers(self.host.docker(), plan.release.running)
+            return
+        ensure_network(self.host.docker(), app_network(self.app), self.app)
+        shared = self.config.shared_services
+        if shared:
+            self.host.run(self._shared_compose(plan.release).up_only(*shared)).check(
+                "starting the shared services"
+            )
+        compose = self._compose(plan.release)
+        own = [s for s in self.config.bundles[plan.target].services if s not in shared] if shared else []
+        self.host.run(compose.pull(*own)).check(f"pulling the images of {plan.target}")
+        self.host.run(compose.up(*own, no_deps=bool(shared))).check(f"starting {plan.target}")
 
-    def _healthchecks_pass(self, states: list[ContainerState]) -> bool:
-        """Docker runs a compose healthcheck only every `interval` (30 s by default); while it still
-        says "starting", run the same check now. "unhealthy" is never overruled."""
-        if any(s.status != "running" or s.health == "unhealthy" for s in states):
-            return False
-        starting = [s for s in states if s.health == "starting"]
-        if all(run_healthcheck(self.host.docker(), s) for s in starting):
-            self.report.info(f"compose healthcheck passed in {len(starting)} container(s) (run by bluegreen)")
-            return True
-        return False
-
-    def _probe(self, port: int, path: str | None = None) -> Answer | str:
+    def _after_switch(self, plan: Plan, new_state: State, replaced_images: set[str]) -> None:
+        """Record, drain, stop the old color. A failure here is reported as what it is: the switch
+        stands (the target serves and is recorded); the old color may still run."""
+        step = "record"
         try:
-            return http_get(lambda: self.host.connect_tcp(port, 5), path or self.config.health_path, 5)
-        except (OSError, EOFError, ValueError) as exc:
-            return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        except Exception as exc:  # http.client raises its own hierarchy for bad responses
-            return f"{type(exc).__name__}: {exc}"
+            with self.timer.phase("record"):
+                self.records.write_state(new_state)
+                self.records.audit(_audit_entry(new_state, self.config.command, plan.outcome))
+            if plan.live:
+                step = "drain"
+                with self.timer.phase("drain"):
+                    self.proxy.drain(self.config.drain_timeout)
+                step = "stop-old"
+                with self.timer.phase("stop-old"):
+                    if plan.live == plan.target:  # never stop the color just switched to
+                        raise BluegreenError(f"refusing to stop {plan.live}: it is the color now serving")
+                    stop_project(self.host.docker(), project_name(self.app, plan.live))
+            step = "cleanup"
+            self._remove_unused(replaced_images)
+        except BaseException as exc:
+            old = f"; {plan.live} may still run (the next deploy replaces it)" if plan.live else ""
+            recorded = "" if step == "record" else " and recorded"
+            raise BluegreenError(
+                f"{step} failed after the switch: {exc}. {plan.target} serves (verified{recorded}){old}"
+            ) from None
 
-    def _logs_hint(self, project: str) -> str:
-        return f" (see `{' '.join(self._compose_cmd())} -p {project} logs`)"
-
-    def _verify_through_nginx(self, target: str) -> None:
-        port = self.config.http_port
-        expected = f":{self.config.ports[target]}"
-        deadline = time.monotonic() + VERIFY_TIMEOUT
-        last = "no answer yet"
-        for delay in backoff(0.05):
-            answer = self._probe(port)
-            if isinstance(answer, Answer):
-                upstream = answer.headers.get(UPSTREAM_HEADER)
-                if answer.ok and (upstream is None or upstream.endswith(expected)):
-                    via = f" from upstream {upstream}" if upstream else ""
-                    self.report.info(f"nginx answers {answer.status}{via}")
-                    return
-                last = f"HTTP {answer.status}" + (f" from upstream {upstream}" if upstream else "")
-            else:
-                last = answer
-            if time.monotonic() + delay > deadline:
-                raise BluegreenError(
-                    f"verification through nginx (127.0.0.1:{port}{self.config.health_path}) failed "
-                    f"after the switch: {last}"
-                )
-            time.sleep(delay)
-
-    def _tear_down(self, project: Compose, color: str) -> None:
-        self.report.warning(f"tearing down {color}; nginx and the live color were not touched")
+    def _abandon(self, plan: Plan) -> None:
+        """Before the switch: take the target away again, leaving nginx and the live color alone."""
         self.host.run(commands.remove(self.layout.next_config))
-        result = self.host.run(project.down())
-        if not result.ok:
-            self.report.warning(f"could not tear down {color}: {result.stderr.strip()[-500:]}")
+        if not self._touched_target:
+            return
+        project = project_name(self.app, plan.target)
+        try:
+            if plan.outcome == "rolled-back":  # keep the kept color kept: stop it, never remove it
+                self.report.warning(
+                    f"stopping {plan.target} again; nginx and the live color were not touched"
+                )
+                stop_project(self.host.docker(), project)
+            else:
+                self.report.warning(f"tearing down {plan.target}; nginx and the live color were not touched")
+                remove_project(self.host.docker(), project)
+        except Exception as exc:
+            self.report.warning(f"could not take {plan.target} away again: {exc}")
 
-    def _switch_back(self, previous_config: bytes | None, project: Compose, color: str) -> None:
+    def _switch_back(self, previous_config: bytes | None, plan: Plan, cause: BaseException) -> None:
         self.report.warning("switching nginx back to the previous config")
         try:
             if previous_config is None:
-                self.host.run(self._proxy_compose().stop())
+                self.host.run(self._proxy_compose().stop()).check("stopping the nginx proxy")
             else:
                 self.host.write_file(self.layout.live_config, previous_config)
                 self.proxy.reload(self.proxy.running())
-        finally:
-            self._tear_down(project, color)
+        except BaseException as exc:
+            raise BluegreenError(
+                f"{cause}; then switching nginx back failed ({exc}): nginx may serve either color, so "
+                f"both {plan.target} and {plan.live or 'the old color'} are left running. Check "
+                f"{self.layout.live_config} and `docker logs` of the proxy, then deploy again"
+            ) from None
+        self._abandon(plan)
+
+    def _remove_older_releases(self, release: Release) -> None:
+        """The target's earlier files: its containers now run from this release's."""
+        folder = self.layout.releases_dir(release.color)
+        result = self.host.run(commands.remove_all_but(folder, release.release_id))
+        if not result.ok:
+            self.report.warning(f"could not remove older releases in {folder}: {result.stderr.strip()}")
 
     def _remove_unused(self, images: set[str]) -> None:
         """Best effort: the deploy succeeded whether or not old images could be removed."""
@@ -379,72 +434,81 @@ class Deployment:
         if removed:
             self.report.info(f"removed images no container uses any more: {', '.join(removed)}")
 
-    def _audit(self, state: State, outcome: str) -> None:
-        entry = {
-            "time": state.deployed_at,
-            "actor": self.actor,
-            "command": self.config.command,
-            "result": outcome,
-            "from": state.previous_color,
-            "to": state.active_color,
-            "image": state.image,
-        }
-        self.host.append_file(self.layout.audit_log, (json.dumps(entry) + "\n").encode())
-
     # ---- compose ------------------------------------------------------------------------
 
     def _compose_cmd(self) -> tuple[str, ...]:
         if self._compose_program is None:
-            self._compose_program = self._background.submit(self._find_compose)
+            self._compose_program = self._background.submit(find_compose, self.host)
         return self._compose_program.result()
 
-    def _find_compose(self) -> tuple[str, ...]:
-        for program in (commands.COMPOSE_V2, commands.COMPOSE_V1):
-            if self.host.run(commands.compose_version(program)).ok:
-                return program
-        raise BluegreenError(
-            f"neither `docker compose` nor `docker-compose` works on {self.host.name}; "
-            "install Docker Compose there"
-        )
+    def _compose(self, release: Release) -> Compose:
+        return color_compose(self._compose_cmd(), self.app, self.layout, release)
 
-    def _compose(self, color: str, image: str) -> Compose:
-        return color_compose(self.config, self.layout, self._compose_cmd(), color, image)
+    def _shared_compose(self, release: Release) -> Compose:
+        bundle = self.config.bundles[release.color]
+        files = tuple(f"{self.layout.shared_dir}/{name}" for name in bundle.compose_files)
+        env = {**release.environment, "BLUEGREEN_ENV_FILE": self.layout.env_file(SHARED)}
+        return Compose(
+            self._compose_cmd(),
+            project_name(self.app, SHARED),
+            (*files, self.layout.override_file(SHARED)),
+            env,
+        )
 
     def _proxy_compose(self) -> Compose:
         return Compose(
             self._compose_cmd(), f"{self.app}-proxy", (f"{self.layout.proxy_dir}/compose.yml",), {}
         )
 
+    def _logs_hint(self, project: str) -> str:
+        return f" (see `{' '.join(self._compose_cmd())} -p {project} logs`)"
 
-def color_compose(
-    config: Config, layout: Layout, program: tuple[str, ...], color: str, image: str
-) -> Compose:
-    """The compose project of one color: its files in its own directory, color and port as environment."""
-    env = {
-        "BLUEGREEN_COLOR": color,
-        "BLUEGREEN_PORT": str(config.ports[color]),
-        "BLUEGREEN_APP": config.app_name,
-        "BLUEGREEN_ENV_FILE": layout.env_file(color),
+
+def color_compose(program: tuple[str, ...], app: str, layout: Layout, release: Release) -> Compose:
+    """The compose project of one color, exactly as its release record says it was started."""
+    files = (*release.compose_files, layout.override_file(release.color))
+    return Compose(program, project_name(app, release.color), files, release.environment)
+
+
+def _fail_early(validation: Future[None]) -> None:
+    if validation.done():
+        validation.result()  # a rejected config fails now, not after the app has started
+
+
+def _with_containers(release: Release, states: list[ContainerState]) -> Release:
+    serving = [s for s in states if not s.finished_task]
+    return replace(
+        release,
+        image_ids={s.name: s.image_id for s in serving},
+        running=tuple(s.id for s in serving),
+    )
+
+
+def _references(states: list[ContainerState]) -> set[str]:
+    return {s.image_reference for s in states if s.image_reference and not s.finished_task}
+
+
+def _audit_entry(state: State, command: str, outcome: str) -> dict[str, str]:
+    return {
+        "time": state.deployed_at,
+        "actor": state.actor,
+        "command": command,
+        "result": outcome,
+        "from": state.previous_color,
+        "to": state.active_color,
+        "image": state.image,
     }
-    if image:
-        env["BLUEGREEN_IMAGE"] = image
-    files = tuple(f"{layout.color_dir(color)}/{path.name}" for path in config.compose_files[color])
-    return Compose(program, project_name(config.app_name, color), files, env)
-
-
-def _release(held: Held) -> None:
-    with suppress(OSError, EOFError):
-        held.close()
 
 
 def run_command(config: Config, host: Host, reporter: Reporter, timer: Timer | None = None) -> Result:
     deployment = Deployment(config, host, reporter, timer)
+    commands_by_name: dict[str, Callable[[], Result]] = {
+        "deploy": deployment.deploy,
+        "rollback": deployment.rollback,
+        "status": deployment.status,
+    }
     try:
-        if config.command == "deploy":
-            return deployment.deploy()
-        if config.command == "rollback":
-            return deployment.rollback()
-        return deployment.status()
+        return commands_by_name[config.command]()
     except BluegreenError as exc:
         exc.live_color, exc.target_color = deployment.live or "", deployment.target or ""
         raise

@@ -16,8 +16,27 @@ class Layout:
     def color_dir(self, color: str) -> str:
         return f"{self.app_dir}/{color}"
 
+    def releases_dir(self, color: str) -> str:
+        return f"{self.color_dir(color)}/releases"
+
+    def files_dir(self, color: str, release_id: str) -> str:
+        """One release's compose files and what they refer to, with their relative layout. Each
+        release has its own: the kept color's bind mounts stay intact while a deploy uploads."""
+        return f"{self.releases_dir(color)}/{release_id}"
+
     def env_file(self, color: str) -> str:
         return f"{self.color_dir(color)}/app.env"
+
+    def override_file(self, color: str) -> str:
+        """bluegreen's own compose file, given after the user's: the app's shared network."""
+        return f"{self.color_dir(color)}/bluegreen.override.yml"
+
+    def release_file(self, color: str) -> str:
+        return f"{self.color_dir(color)}/release.json"
+
+    @property
+    def shared_dir(self) -> str:
+        return f"{self.app_dir}/shared"
 
     @property
     def nginx_dir(self) -> str:

@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bluegreen.containers import ContainerState, healthcheck_argv, startup_verdict
+from bluegreen.docker_state import ContainerState, Verdict, healthcheck_argv, startup_verdict
 from bluegreen.health import backoff, http_get
 
 
@@ -43,24 +43,56 @@ def test_http_get_over_a_stream(server: int) -> None:
 
 
 def state(
-    status: str = "running", health: str | None = None, restarts: int = 0, code: int = 0
+    status: str = "running",
+    health: str | None = None,
+    restarts: int = 0,
+    code: int = 0,
+    policy: str = "unless-stopped",
+    name: str = "shop-blue-web-1",
 ) -> ContainerState:
-    return ContainerState("shop-blue-web-1", status, health, restarts, code)
+    return ContainerState(name, status, health, restarts, code, id=f"id-{name}", restart_policy=policy)
+
+
+TASK = "shop-blue-migrate-1"
 
 
 @pytest.mark.parametrize(
     ("states", "verdict"),
     [
-        ([], ("compose started no containers", None)),
-        ([state()], (None, None)),
-        ([state(health="healthy")], (None, None)),
-        ([state(health="starting")], (None, "container shop-blue-web-1 docker health is starting")),
-        ([state("restarting", restarts=1)], (None, "container shop-blue-web-1 is restarting")),
-        ([state("exited", code=3)], ("container shop-blue-web-1 exited with code 3", None)),
-        ([state(restarts=3)], ("container shop-blue-web-1 is crash-looping (3 restarts)", None)),
+        ([], Verdict(fatal="compose started no containers")),
+        ([state()], Verdict()),
+        ([state(health="healthy")], Verdict()),
+        ([state(health="starting")], Verdict(waiting="container shop-blue-web-1 docker health is starting")),
+        ([state("restarting", restarts=1)], Verdict(waiting="container shop-blue-web-1 is restarting")),
+        (
+            [state("exited", code=3)],
+            Verdict(
+                fatal="container shop-blue-web-1 exited with code 3", failed_container="id-shop-blue-web-1"
+            ),
+        ),
+        (
+            [state(restarts=3)],
+            Verdict(
+                fatal="container shop-blue-web-1 is crash-looping (3 restarts)",
+                failed_container="id-shop-blue-web-1",
+            ),
+        ),
+        # a one-shot task (restart: "no") that finished well is fine; one that failed is fatal
+        ([state(), state("exited", code=0, policy="no", name=TASK)], Verdict()),
+        (
+            [state(), state("exited", code=2, policy="no", name=TASK)],
+            Verdict(fatal=f"container {TASK} exited with code 2", failed_container=f"id-{TASK}"),
+        ),
+        # a service meant to keep running that exits 0 is not a finished task
+        (
+            [state("exited", code=0)],
+            Verdict(
+                fatal="container shop-blue-web-1 exited with code 0", failed_container="id-shop-blue-web-1"
+            ),
+        ),
     ],
 )
-def test_startup_verdict(states: list[ContainerState], verdict: tuple[str | None, str | None]) -> None:
+def test_startup_verdict(states: list[ContainerState], verdict: Verdict) -> None:
     assert startup_verdict(states) == verdict
 
 

@@ -22,6 +22,7 @@ from bluegreen.config import Config, parse_inputs
 from bluegreen.deploy import color_compose
 from bluegreen.errors import InputError
 from bluegreen.layout import Layout
+from bluegreen.records import Release
 from bluegreen.render import proxy_compose
 from tests.unit.test_config import KEY
 
@@ -46,7 +47,10 @@ def all_remote_commands(config: Config, home: str = "/home/deploy") -> list[list
     ]
     for program in (COMPOSE_V2, COMPOSE_V1):
         for color in COLORS:
-            project = color_compose(config, layout, program, color, config.image)
+            env = {"BLUEGREEN_IMAGE": config.image, "BLUEGREEN_PORT": str(config.ports[color])}
+            files = (f"{layout.files_dir(color, 'r1')}/compose.yml",)
+            release = Release(color, "r1", files, env, config.image)
+            project = color_compose(program, config.app_name, layout, release)
             argvs += [project.pull(), project.up(), project.stop(), project.down()]
     return argvs
 
