@@ -18,6 +18,7 @@ from typing import Any
 import paramiko
 import yaml
 
+from bluegreen.bundle import Bundle, check_shared_services, parse_service_list, plan_bundle
 from bluegreen.colors import COLORS
 from bluegreen.errors import InputError
 from bluegreen.render import Route, render_nginx
@@ -75,6 +76,10 @@ class Config:
     app_name: str
     compose_files: dict[str, tuple[Path, ...]]
     """Local compose files per color (the same files for both colors unless `{color}` is used)."""
+    bundles: dict[str, Bundle]
+    """What is uploaded for each color: the compose files and every file they refer to."""
+    shared_services: tuple[str, ...]
+    """Services run once per app (project `<app>-shared`), never stopped by a deploy."""
     image: str
     app_env: tuple[tuple[str, str], ...]
     """KEY=VALUE pairs for the app's containers: secrets, never printed."""
@@ -112,7 +117,7 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
     ports = {color: _port(values, f"{color}-port") for color in COLORS}
     if ports["blue"] == ports["green"]:
         raise InputError("green-port", "equals blue-port", "Give each color its own port")
-    return Config(
+    config = Config(
         command=command,
         host=_host(values["host"]),
         port=_port(values, "port"),
@@ -123,7 +128,9 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
         insecure_skip_host_key_check=_boolean(values, "insecure-skip-host-key-check"),
         connect_timeout=_seconds(values, "connect-timeout"),
         app_name=_app_name(values["app-name"]),
-        compose_files=_compose_files(values["compose-file"], workspace, command),
+        compose_files=(compose_files := _compose_files(values["compose-file"], workspace, command)),
+        bundles=_bundles(compose_files, workspace) if command == "deploy" else {},
+        shared_services=parse_service_list(values["shared-services"]),
         image=_image(values["image"]),
         app_env=parse_app_env(values["env"]),
         nginx_template=_template(values["nginx-template"], workspace, command),
@@ -136,6 +143,9 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
         http_port=_port(values, "http-port"),
         proxy_image=_image(values["proxy-image"], "proxy-image"),
     )
+    for bundle in config.bundles.values():
+        check_shared_services(config.shared_services, bundle)
+    return config
 
 
 def check_known(names: Iterable[str]) -> None:
@@ -311,6 +321,14 @@ def _compose_files(value: str, workspace: Path, command: str) -> dict[str, tuple
     for path in dict.fromkeys(p for paths in files.values() for p in paths):
         _check_compose_file(path)
     return files
+
+
+def _bundles(files: dict[str, tuple[Path, ...]], workspace: Path) -> dict[str, Bundle]:
+    shared_by_colors = len(set(files.values())) == 1
+    return {
+        color: plan_bundle(paths, workspace.resolve(), shared_by_colors=shared_by_colors)
+        for color, paths in files.items()
+    }
 
 
 def _check_compose_file(path: Path) -> None:
