@@ -23,11 +23,15 @@ import pytest
 from lab import lifecycle
 from lab.compose import compose_prefix
 from lab.settings import COMPOSE_FILE, keep_lab, lab_name, lab_paths
+from tools.system_packages import LAB_PACKAGES, missing
 
 
 @pytest.fixture(scope="session")
 def lab_prepared() -> bool:
     """Lab images built and the lab dir written; True when its keys are new."""
+    absent = missing(LAB_PACKAGES)
+    if absent:
+        pytest.fail(f"the lab needs {' '.join(absent)}: run `make lab-system`", pytrace=False)
     return lifecycle.prepare()
 
 

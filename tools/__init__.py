@@ -1,0 +1,1 @@
+"""Scripts for the repository itself (machine setup, releases); not part of the bluegreen package."""
