@@ -1,6 +1,6 @@
-# The bluegreen action. GitHub builds this for `uses: our-org/bluegreen@v1`; releases publish it
-# prebuilt as ghcr.io/our-org/bluegreen (`uses: docker://ghcr.io/our-org/bluegreen:v1`), which
-# saves the build on every run.
+# The bluegreen action. GitHub builds this for a `uses:` of an unreleased commit; a release
+# publishes it prebuilt to ghcr.io and tags an action.yml that runs that image, which saves the
+# build on every run (.github/workflows/release.yml).
 FROM python:3.11.17-slim-bookworm
 
 ENV PYTHONUNBUFFERED=1 \

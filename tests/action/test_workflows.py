@@ -12,10 +12,13 @@ import pytest
 import yaml
 
 from bluegreen.config import ACTION_YML, input_specs
+from tests.action.repository import ACTION
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 LAB_WORKFLOW = ROOT / "tests" / "action" / "workflows" / "deploy-lab.yml"
+# For users to copy; under docs/ so that it never runs here.
+EXAMPLE = ROOT / "docs" / "example-deploy.yml"
 ZIZMOR = Path(sys.executable).parent / "zizmor"
 
 
@@ -54,7 +57,7 @@ def test_requirements_are_pinned() -> None:
 
 def test_workflows_pass_zizmor() -> None:
     done = subprocess.run(
-        [str(ZIZMOR), "--offline", "--no-progress", *map(str, WORKFLOWS), str(LAB_WORKFLOW)],
+        [str(ZIZMOR), "--offline", "--no-progress", *map(str, WORKFLOWS), str(LAB_WORKFLOW), str(EXAMPLE)],
         capture_output=True,
         text=True,
         check=False,
@@ -66,10 +69,7 @@ def _steps(workflow: dict[Any, Any]) -> list[dict[str, Any]]:
     return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
 
 
-EXAMPLE = ROOT / ".github" / "workflows" / "example-deploy.yml"
-
-
-@pytest.mark.parametrize(("path", "uses"), [(EXAMPLE, "our-org/bluegreen@v1"), (LAB_WORKFLOW, "./")])
+@pytest.mark.parametrize(("path", "uses"), [(EXAMPLE, f"{ACTION}@v1"), (LAB_WORKFLOW, "./")])
 def test_workflows_use_declared_inputs_and_read_the_outputs(path: Path, uses: str) -> None:
     steps = _steps(load(path))
     ours = [step for step in steps if step.get("uses") == uses]
