@@ -12,7 +12,7 @@ import os
 import re
 import stat
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import Any
@@ -49,6 +49,12 @@ class Bundle:
     services: tuple[str, ...]
     """Service names defined across the compose files, in order of first definition."""
     total_bytes: int
+    project_volumes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Service -> the project's named volumes (top-level `volumes:` without a `name:` of their
+    own) it mounts: compose names these `<project>_<volume>`."""
+
+    def volumes_of(self, services: Sequence[str]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(v for s in services for v in self.project_volumes.get(s, ())))
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,7 @@ def plan_bundle(
         compose_files=tuple(_remote(path, root) for path in compose_paths),
         services=_service_names(documents),
         total_bytes=total,
+        project_volumes=_project_volumes(documents),
     )
 
 
@@ -166,6 +173,30 @@ def _services(document: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, A
 
 def _service_names(documents: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for document in documents for name, _ in _services(document)))
+
+
+def _project_volumes(documents: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, ...]]:
+    declared: dict[str, Any] = {}
+    for document in documents:
+        top = document.get("volumes")
+        declared.update(top if isinstance(top, dict) else {})
+    own = {name for name, spec in declared.items() if not (isinstance(spec, dict) and spec.get("name"))}
+    used: dict[str, dict[str, None]] = {}
+    for document in documents:
+        for service, body in _services(document):
+            for volume in body.get("volumes") or []:
+                source = _volume_source(volume)
+                if source in own:
+                    used.setdefault(service, {})[source] = None
+    return {service: tuple(names) for service, names in used.items()}
+
+
+def _volume_source(volume: Any) -> str | None:
+    if isinstance(volume, str):
+        return volume.split(":", 1)[0] if ":" in volume else None
+    if isinstance(volume, dict) and volume.get("type", "volume") == "volume":
+        return str(volume.get("source") or "") or None
+    return None
 
 
 def _refuse_container_names(documents: Sequence[Mapping[str, Any]]) -> None:

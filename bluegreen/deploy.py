@@ -39,7 +39,7 @@ from bluegreen.health_gate import HealthGate, Probe
 from bluegreen.host import Host
 from bluegreen.layout import Layout, resolve_remote_dir
 from bluegreen.lock import DeployLock, is_locked, lock_holder
-from bluegreen.overrides import app_network, network_override
+from bluegreen.overrides import app_network, project_override
 from bluegreen.owner import check_owner, claim
 from bluegreen.progress import Reporter, Timer
 from bluegreen.proxy import Proxy
@@ -181,6 +181,8 @@ class Deployment:
             lock.release()
 
     def _detect(self) -> tuple[State | None, str | None]:
+        if self.config.command != "status":  # the health probes need tunnels: fail before any change
+            self.host.check_tunnels(self.config.http_port)
         state = self.records.state()
         recorded = state.active_color if state else None
         routed = routed_color(self._read_live_config())
@@ -254,10 +256,14 @@ class Deployment:
             for upload in bundle.uploads:
                 self.host.write_file(f"{root}/{upload.remote}", upload.local.read_bytes(), mode=upload.mode)
         env_text = env_file_text(self.config.app_env).encode()
-        override = network_override(self.app).encode()
-        for owner in (target, SHARED) if self.config.shared_services else (target,):
+        shared = self.config.shared_services
+        shared_volumes = bundle.volumes_of(shared)
+        overrides = {target: project_override(self.app, project_name(self.app, SHARED), shared_volumes)}
+        if shared:
+            overrides[SHARED] = project_override(self.app)
+        for owner, override in overrides.items():
             self.host.write_file(layout.env_file(owner), env_text, mode=0o600)
-            self.host.write_file(layout.override_file(owner), override)
+            self.host.write_file(layout.override_file(owner), override.encode())
         proxy_file = proxy_compose(self.config.proxy_image, layout.nginx_dir, self.app)
         self.host.write_file(f"{layout.proxy_dir}/compose.yml", proxy_file.encode())
         return Release(

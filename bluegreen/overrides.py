@@ -11,8 +11,15 @@ def app_network(app_name: str) -> str:
     return f"bluegreen-{app_name}"
 
 
-def network_override(app_name: str) -> str:
-    document = {"networks": {"default": {"name": app_network(app_name), "external": True}}}
+def project_override(app_name: str, shared_project: str = "", shared_volumes: tuple[str, ...] = ()) -> str:
+    """The app's network for every project; for a color, the shared services' volumes are the
+    shared project's (`<shared_project>_<volume>`): compose would otherwise create a per-color
+    copy of every volume the files declare, even for services it does not start."""
+    document: dict[str, object] = {"networks": {"default": {"name": app_network(app_name), "external": True}}}
+    if shared_volumes:
+        document["volumes"] = {
+            volume: {"name": f"{shared_project}_{volume}", "external": True} for volume in shared_volumes
+        }
     return "# Written by bluegreen: the app's projects share one network.\n" + yaml.safe_dump(
         document, sort_keys=False
     )

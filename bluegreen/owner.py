@@ -19,7 +19,7 @@ OWNER_LABEL = "bluegreen.app-dir"
 
 
 def claim_name(app: str) -> str:
-    return f"{app}-bluegreen-owner"
+    return f"bluegreen-owner-{app}"
 
 
 def owner_of(client: docker.DockerClient, app: str) -> str | None:

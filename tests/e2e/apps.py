@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import docker
+
 from lab.inputs import as_flags, deploy_inputs
+from lab.traffic import Record, Traffic
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,6 +33,8 @@ class App:
     green_port: int
     compose_v1: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    workspace: Path = ROOT
+    """The directory the CLI runs in: relative paths and the workspace boundary start there."""
 
     @property
     def url(self) -> str:
@@ -59,7 +67,8 @@ class App:
 
     def run(self, command: str, image: str = "", **overrides: str) -> Run:
         argv = [sys.executable, "-m", "bluegreen", command, *self.flags(image, **overrides), "--json"]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=ROOT, env=os.environ)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=self.workspace, env=env)
         return Run(done.returncode, done.stdout, done.stderr)
 
     def deploy(self, image: str, **overrides: str) -> Run:
@@ -90,15 +99,59 @@ class Run:
 
 
 def reset(app: App) -> None:
-    """Remove what earlier runs left of this app: its compose projects and its directory."""
+    """Remove what earlier runs left of this app: its compose projects, its shared volumes, its
+    network, its owner claim and its directory."""
     import shutil
 
-    import docker
+    import docker.errors
 
     client = docker.from_env()
-    for suffix in ("blue", "green", "proxy"):
+    for suffix in ("blue", "green", "proxy", "shared"):
         label = f"com.docker.compose.project={app.name}-{suffix}"
         for container in client.containers.list(all=True, filters={"label": label}):
             container.remove(force=True)
+        for volume in client.volumes.list(filters={"label": label}):
+            volume.remove(force=True)
+    for network in client.networks.list(names=[f"bluegreen-{app.name}"]):
+        network.remove()
+    with contextlib.suppress(docker.errors.NotFound):
+        client.volumes.get(f"bluegreen-owner-{app.name}").remove(force=True)
     client.close()
     shutil.rmtree(app.app_dir, ignore_errors=True)
+
+
+LOAD = {"clients": 8, "rate": 150.0, "slow_clients": 4, "slow_ms": 1000}
+
+
+def under_load(
+    action: Callable[[], Run], app: App, load_settings: dict[str, float] | None = None
+) -> tuple[Run, list[Record]]:
+    load_settings = load_settings or LOAD
+    with Traffic(app.url, **load_settings) as load:  # type: ignore[arg-type]
+        time.sleep(0.5)
+        run = action()
+        time.sleep(1.0)
+    return run, load.records
+
+
+def live(app: App) -> tuple[str, str]:
+    body = app.get("/")[1]
+    return body["version"], body["color"]
+
+
+def project_running(app: App, color: str) -> bool:
+    client = docker.from_env()
+    label = f"com.docker.compose.project={app.name}-{color}"
+    running = bool(client.containers.list(filters={"label": label, "status": "running"}))
+    client.close()
+    return running
+
+
+def error_lines(run: Run) -> list[str]:
+    return [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)

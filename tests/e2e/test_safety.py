@@ -14,12 +14,10 @@ from typing import Any
 import docker
 import pytest
 
-from lab.traffic import Record, Traffic, describe_failures, failures
-from tests.e2e.apps import ROOT, App, Run, reset
+from lab.traffic import Traffic, describe_failures, failures
+from tests.e2e.apps import LOAD, ROOT, App, error_lines, live, project_running, reset, under_load, write
 
 pytestmark = pytest.mark.lab
-
-LOAD = {"clients": 8, "rate": 150.0, "slow_clients": 4, "slow_ms": 1000}
 
 
 @pytest.fixture(scope="module")
@@ -30,37 +28,6 @@ def app(lab: dict[str, Any]) -> Iterator[App]:
     app.deploy(lab["images"]["v1"]).expect_ok()
     yield app
     reset(app)
-
-
-def under_load(action: Callable[[], Run], app: App) -> tuple[Run, list[Record]]:
-    with Traffic(app.url, **LOAD) as load:  # type: ignore[arg-type]
-        time.sleep(0.5)
-        run = action()
-        time.sleep(1.0)
-    return run, load.records
-
-
-def live(app: App) -> tuple[str, str]:
-    body = app.get("/")[1]
-    return body["version"], body["color"]
-
-
-def project_running(app: App, color: str) -> bool:
-    client = docker.from_env()
-    label = f"com.docker.compose.project={app.name}-{color}"
-    running = bool(client.containers.list(filters={"label": label, "status": "running"}))
-    client.close()
-    return running
-
-
-def error_lines(run: Run) -> list[str]:
-    return [line for line in run.stderr.splitlines() if line.startswith("error: ")]
-
-
-def write(tmp_path: Path, name: str, text: str) -> str:
-    path = tmp_path / name
-    path.write_text(text)
-    return str(path)
 
 
 def crash_looping_compose(lab: dict[str, Any], tmp_path: Path) -> str:
