@@ -1,0 +1,586 @@
+"""A fake Host, in memory, for driving bluegreen's real routine through its error paths.
+
+It implements the whole `bluegreen.host.Host` protocol and records what the routine does:
+
+- `run` records every argv and answers from a small script of what bluegreen runs on a server
+  (`mkdir`, `rm`, `find`, `flock --nonblock`, compose `version`/`pull`/`up`/`stop`/`down`, `nginx -t`);
+  compose `up` creates running containers for its project, `stop`/`down` stop or remove them. Any
+  other argv exits 127 and lands in `unscripted`. `fail_command` makes a chosen argv fail.
+- `hold` takes the deploy lock (a `FakeHeld`), or answers exit 75 when another deploy holds it.
+- files live in `files` (path -> bytes); every write, append and rename target is listed in `writes`.
+- `connect_tcp` answers HTTP/1.1 per port: a color's port answers 200 while that color's project
+  has a running container (else the connection is refused); the proxy port answers from the color
+  the nginx container *loaded* (the `# bluegreen-active-color:` line of the live nginx.conf when
+  nginx started or last got a HUP): 200 with `X-Bluegreen-Upstream: 127.0.0.1:<that color's port>`
+  while that color runs, 502 otherwise. `answers[port]` overrides a port's answer.
+- `docker()` is a `FakeDocker`: exactly the surface of docker-py that bluegreen uses, with
+  `FakeDocker.fail` to make one operation raise (a docker.errors.APIError, say).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+import docker.errors
+
+from bluegreen.errors import UnreadableFile
+from bluegreen.host import READ_LIMIT, CommandResult, Held
+
+HOME = "/home/deploy"
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+ROUTE_MARK = b"# bluegreen-active-color: "
+TOP_TITLES = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+MUTATIONS = frozenset({"start", "stop", "remove", "kill", "create", "network-create", "volume-create"})
+"""FakeDocker operations that change the engine (`calls` ops); the rest only read."""
+
+
+def routed_by(config: bytes | None) -> str | None:
+    """The color a rendered nginx.conf routes to, from its first line (colors.mark_route)."""
+    first = (config or b"").split(b"\n", 1)[0]
+    return first.removeprefix(ROUTE_MARK).decode().strip() if first.startswith(ROUTE_MARK) else None
+
+
+# ---- HTTP over a fake stream -------------------------------------------------------------------
+
+
+class FakeStream:
+    """A connected stream holding one canned HTTP/1.1 response (http.client reads it via makefile)."""
+
+    def __init__(self, response: bytes) -> None:
+        self._response = io.BytesIO(response)
+        self.sent = b""
+        self.closed = False
+
+    def sendall(self, data: bytes) -> None:
+        self.sent += data
+
+    def recv(self, size: int) -> bytes:
+        return self._response.read(size)
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BytesIO:
+        return self._response
+
+    def settimeout(self, timeout: float | None) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def http_response(status: int, headers: dict[str, str] | None = None, body: bytes = b"ok") -> bytes:
+    lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    lines += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
+    return "\r\n".join(lines).encode() + body
+
+
+# ---- the Docker engine -------------------------------------------------------------------------
+
+
+@dataclass
+class Failure:
+    """Makes FakeDocker operation `op` raise `exc` (for containers of `project` only, if given;
+    only while `when()` is true, if given)."""
+
+    op: str
+    exc: BaseException
+    project: str | None = None
+    when: Callable[[], bool] | None = None
+
+    def applies(self, op: str, project: str | None) -> bool:
+        return (
+            op == self.op
+            and (self.project is None or project == self.project)
+            and (self.when is None or self.when())
+        )
+
+
+@dataclass
+class Worker:
+    pid: int
+    polls_left: int | None = None
+    """None: serving. A number: shutting down, gone after that many more `top()` calls."""
+
+
+class FakeContainer:
+    """One container: docker-py's Container surface that bluegreen uses (attrs, start, stop, ...)."""
+
+    def __init__(self, engine: FakeDocker, project: str, service: str, image: str, number: int) -> None:
+        self._engine = engine
+        self.id = hashlib.sha256(f"{project}/{service}/{next(engine.serial)}".encode()).hexdigest()
+        self.short_id = self.id[:12]
+        self.name = f"{project}-{service}-{number}"
+        self.project, self.service, self.image = project, service, image
+        self.status = "created"
+        self.exit_code = 0
+        self.workers: list[Worker] = []
+        self.loaded: bytes | None = None
+        """nginx only: the config it runs (read at start and at each HUP)."""
+
+    @property
+    def is_nginx(self) -> bool:
+        return self.service == "nginx"
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return {
+            "Id": self.id,
+            "Name": f"/{self.name}",
+            "Image": "sha256:" + hashlib.sha256(self.image.encode()).hexdigest(),
+            "RestartCount": 0,
+            "State": {"Status": self.status, "ExitCode": self.exit_code},
+            "Config": {
+                "Image": self.image,
+                "Labels": {PROJECT_LABEL: self.project, SERVICE_LABEL: self.service},
+            },
+            "HostConfig": {"RestartPolicy": {"Name": "unless-stopped"}},
+        }
+
+    def start(self) -> None:
+        self._engine.act("start", self)
+        self.status, self.exit_code = "running", 0
+        if self.is_nginx:
+            self.loaded = self._engine.live_config()
+            self.workers = [self._engine.worker(), self._engine.worker()]
+
+    def stop(self, timeout: int = 10) -> None:
+        self._engine.act("stop", self)
+        if self.status == "running":
+            self.status, self.exit_code, self.workers = "exited", 0, []
+
+    def remove(self, force: bool = False) -> None:
+        self._engine.act("remove", self)
+        self._engine.all.remove(self)
+
+    def kill(self, signal: str | int | None = None) -> None:
+        self._engine.act("kill", self)
+        if self.is_nginx and signal == "HUP" and self.status == "running":
+            # the master re-reads its config file, tells the old workers to quit, starts new ones
+            self.loaded = self._engine.live_config()
+            for worker in self.workers:
+                worker.polls_left = 2 if worker.polls_left is None else worker.polls_left
+            self.workers += [self._engine.worker(), self._engine.worker()]
+
+    def top(self) -> dict[str, Any]:
+        self._engine.act("top", self)
+        rows = [["root", "1", "0", "0", "10:00", "?", "00:00:00", "nginx: master process nginx"]]
+        for worker in self.workers:
+            cmd = "nginx: worker process" + (" is shutting down" if worker.polls_left is not None else "")
+            rows.append(["101", str(worker.pid), "1", "0", "10:00", "?", "00:00:00", cmd])
+        for worker in list(self.workers):  # an old worker exits once its requests are done
+            if worker.polls_left is not None:
+                worker.polls_left -= 1
+                if worker.polls_left <= 0:
+                    self.workers.remove(worker)
+        return {"Titles": TOP_TITLES, "Processes": rows}
+
+    def logs(self, tail: int | str = "all", **kwargs: Any) -> bytes:
+        self._engine.act("logs", self)
+        return f"{self.name} log line\n".encode()
+
+
+class _Containers:
+    def __init__(self, engine: FakeDocker) -> None:
+        self._engine = engine
+
+    def list(self, all: bool = False, filters: dict[str, Any] | None = None) -> list[FakeContainer]:
+        self._engine.act("list", None)
+        found = [c for c in self._engine.all if all or c.status == "running"]
+        for key, value in (filters or {}).items():
+            if key == "label":
+                name, _, wanted = str(value).partition("=")
+                found = [c for c in found if c.attrs["Config"]["Labels"].get(name) == wanted]
+            elif key == "ancestor":
+                found = [c for c in found if c.image == value]
+            else:
+                raise AssertionError(f"the fake does not filter by {key}")
+        return found
+
+    def get(self, key: str) -> FakeContainer:
+        self._engine.act("get", None)
+        for container in self._engine.all:
+            if key in (container.id, container.name) or (len(key) >= 12 and container.id.startswith(key)):
+                return container
+        raise docker.errors.NotFound(f"404 Client Error: Not Found (No such container: {key})")
+
+
+class _Api:
+    """client.api: the exec calls a compose healthcheck run needs (every check passes)."""
+
+    def __init__(self, engine: FakeDocker) -> None:
+        self._engine = engine
+
+    def exec_create(self, container: str, cmd: Sequence[str], **kwargs: Any) -> dict[str, str]:
+        self._engine.act("exec", None)
+        return {"Id": f"exec-{next(self._engine.serial)}"}
+
+    def exec_start(self, exec_id: str, detach: bool = False) -> None:
+        pass
+
+    def exec_inspect(self, exec_id: str) -> dict[str, Any]:
+        return {"Running": False, "ExitCode": 0}
+
+
+@dataclass
+class FakeVolume:
+    name: str
+    attrs: dict[str, Any]
+
+
+class _Volumes:
+    def __init__(self, engine: FakeDocker) -> None:
+        self._engine = engine
+        self.by_name: dict[str, FakeVolume] = {}
+
+    def get(self, name: str) -> FakeVolume:
+        self._engine.act("volume-get", None)
+        if name not in self.by_name:
+            raise docker.errors.NotFound(f"404 Client Error: Not Found (get {name}: no such volume)")
+        return self.by_name[name]
+
+    def create(self, name: str, labels: dict[str, str] | None = None, **kwargs: Any) -> FakeVolume:
+        """As Docker: creating a volume that exists changes nothing (its labels stay)."""
+        self._engine.act("volume-create", None)
+        return self.by_name.setdefault(name, FakeVolume(name, {"Name": name, "Labels": dict(labels or {})}))
+
+
+class _Networks:
+    def __init__(self, engine: FakeDocker) -> None:
+        self._engine = engine
+        self.names: list[str] = []
+
+    def list(self, names: Sequence[str] | None = None, **kwargs: Any) -> list[str]:
+        self._engine.act("network-list", None)
+        return [n for n in self.names if names is None or n in names]
+
+    def create(self, name: str, **kwargs: Any) -> str:
+        self._engine.act("network-create", None)
+        self.names.append(name)
+        return name
+
+
+class _Images:
+    def __init__(self, engine: FakeDocker) -> None:
+        self._engine = engine
+        self.removed: list[str] = []
+
+    def remove(self, image: str, **kwargs: Any) -> None:
+        self._engine.act("image-remove", None)
+        if any(c.image == image for c in self._engine.all):
+            raise docker.errors.APIError(f"409 Client Error: Conflict (image {image} is in use)")
+        self.removed.append(image)
+
+
+class FakeDocker:
+    """The Docker engine of the fake host; `calls` lists (op, container name or "") in order."""
+
+    def __init__(self, live_config: Callable[[], bytes | None]) -> None:
+        self.live_config = live_config
+        """What nginx reads when it starts or gets a HUP."""
+        self.all: list[FakeContainer] = []
+        self.calls: list[tuple[str, str]] = []
+        self.failures: list[Failure] = []
+        self.serial = itertools.count(1)
+        self._pids = itertools.count(100)
+        self.containers = _Containers(self)
+        self.api = _Api(self)
+        self.volumes = _Volumes(self)
+        self.networks = _Networks(self)
+        self.images = _Images(self)
+
+    def fail(
+        self, op: str, exc: BaseException, project: str | None = None, when: Callable[[], bool] | None = None
+    ) -> None:
+        """Make `op` ("list", "get", "start", "stop", "remove", "kill", "top", "volume-create", ...) raise."""
+        self.failures.append(Failure(op, exc, project, when))
+
+    def act(self, op: str, container: FakeContainer | None) -> None:
+        """Record one call, then raise the failure armed for it, if any."""
+        self.calls.append((op, container.name if container else ""))
+        project = container.project if container else None
+        for failure in self.failures:
+            if failure.applies(op, project):
+                raise failure.exc
+
+    def worker(self) -> Worker:
+        return Worker(next(self._pids))
+
+    def project(self, project: str) -> list[FakeContainer]:
+        return [c for c in self.all if c.project == project]
+
+    def statuses(self, project: str) -> list[str]:
+        return [c.status for c in self.project(project)]
+
+    def create(self, project: str, service: str, image: str) -> FakeContainer:
+        """A container as compose creates it (not started), without recording a call."""
+        number = 1 + sum(1 for c in self.all if c.project == project and c.service == service)
+        container = FakeContainer(self, project, service, image, number)
+        self.all.append(container)
+        return container
+
+    def discard(self, project: str) -> None:
+        """Remove a project's containers behind bluegreen's back (someone ran `docker rm`)."""
+        self.all = [c for c in self.all if c.project != project]
+
+    def ops(self, *names: str) -> list[tuple[str, str]]:
+        """The recorded calls of these operations."""
+        return [call for call in self.calls if call[0] in names]
+
+
+# ---- the host ----------------------------------------------------------------------------------
+
+
+@dataclass
+class CommandFailure:
+    """An argv containing every one of `tokens` exits `exit_code` with `stderr` (after `effect`)."""
+
+    tokens: tuple[str, ...]
+    exit_code: int
+    stderr: str
+    effect: Callable[[], None] | None = None
+
+    def matches(self, argv: tuple[str, ...]) -> bool:
+        return all(token in argv for token in self.tokens)
+
+
+@dataclass
+class FakeHeld:
+    """The held lock command; closing it releases the lock."""
+
+    argv: tuple[str, ...]
+    closed: bool = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class ComposeCall:
+    env: dict[str, str]
+    project: str
+    subcommand: str
+    args: list[str] = field(default_factory=list)
+
+
+def parse_compose(argv: Sequence[str]) -> ComposeCall | tuple[str, ...] | None:
+    """`[env K=V...] docker compose|docker-compose ...`: a project command, the bare rest
+    (e.g. ("version",)), or None when argv is no compose command."""
+    rest = list(argv)
+    env: dict[str, str] = {}
+    if rest[:1] == ["env"]:
+        rest.pop(0)
+        while rest and "=" in rest[0]:
+            key, _, value = rest.pop(0).partition("=")
+            env[key] = value
+    for program in (["docker", "compose"], ["docker-compose"]):
+        if rest[: len(program)] == program:
+            rest = rest[len(program) :]
+            break
+    else:
+        return None
+    if rest[:1] != ["-p"]:
+        return tuple(rest)
+    project, rest = rest[1], rest[2:]
+    while rest[:1] == ["-f"]:
+        rest = rest[2:]
+    return ComposeCall(env, project, rest[0], rest[1:])
+
+
+class FakeHost:
+    """The whole Host protocol, in memory. See the module docstring."""
+
+    name = "fake-host"
+
+    def __init__(
+        self,
+        app: str = "shop",
+        ports: dict[str, int] | None = None,
+        http_port: int = 80,
+        services: tuple[str, ...] = ("web",),
+        remote_dir: str = "bluegreen",
+    ) -> None:
+        self.app = app
+        self.ports = ports or {"blue": 8081, "green": 8082}
+        self.http_port = http_port
+        self.services = services
+        self.app_dir = f"{HOME}/{remote_dir}/{app}"
+        self.live_config_path = f"{self.app_dir}/nginx/nginx.conf"
+        self.files: dict[str, bytes] = {}
+        self.modes: dict[str, int] = {}
+        self.writes: list[str] = []
+        self.write_failures: dict[str, BaseException] = {}
+        """path -> what write_file of that path raises (an SFTP failure, say)."""
+        self.argvs: list[tuple[str, ...]] = []
+        self.unscripted: list[tuple[str, ...]] = []
+        self.command_failures: list[CommandFailure] = []
+        self.answers: dict[int, tuple[int, dict[str, str]]] = {}
+        """port -> (status, headers) answered instead of the modelled answer."""
+        self.lock_taken_by_other = False
+        self.holds: list[FakeHeld] = []
+        self.engine = FakeDocker(lambda: self.files.get(self.live_config_path))
+        self._lock = threading.Lock()  # the routine runs compose discovery and nginx -t on threads
+
+    # ---- scripting and reading back -----------------------------------------------------------
+
+    def fail_command(
+        self, *tokens: str, exit_code: int = 1, stderr: str = "", effect: Callable[[], None] | None = None
+    ) -> None:
+        """Make the argvs containing all `tokens` exit non-zero (running `effect` first)."""
+        self.command_failures.append(CommandFailure(tuple(tokens), exit_code, stderr, effect))
+
+    def clear_records(self) -> None:
+        """Forget what was recorded so far (argvs, writes, Docker calls): a new run starts."""
+        self.argvs.clear()
+        self.writes.clear()
+        self.engine.calls.clear()
+
+    def compose_calls(self) -> list[ComposeCall]:
+        calls = (parse_compose(argv) for argv in self.argvs)
+        return [call for call in calls if isinstance(call, ComposeCall)]
+
+    def proxy_route(self) -> str | None:
+        """The color nginx really routes to: the one in the config it loaded."""
+        nginx = self._running_proxy()
+        return routed_by(nginx.loaded) if nginx else None
+
+    def _running_proxy(self) -> FakeContainer | None:
+        running = [c for c in self.engine.project(f"{self.app}-proxy") if c.status == "running"]
+        return running[0] if running else None
+
+    def _color_runs(self, color: str) -> bool:
+        return "running" in self.engine.statuses(f"{self.app}-{color}")
+
+    # ---- Host: commands -----------------------------------------------------------------------
+
+    def run(self, argv: Sequence[str], *, timeout: float = 600, stdin: bytes = b"") -> CommandResult:
+        command = tuple(argv)
+        with self._lock:
+            self.argvs.append(command)
+            for failure in self.command_failures:
+                if failure.matches(command):
+                    if failure.effect:
+                        failure.effect()
+                    return CommandResult(command, failure.exit_code, "", failure.stderr)
+            return self._script(command)
+
+    def _script(self, argv: tuple[str, ...]) -> CommandResult:
+        ok = CommandResult(argv, 0, "", "")
+        if argv[:2] == ("mkdir", "-p"):
+            return ok
+        if argv[:2] == ("rm", "-f"):
+            for path in argv[argv.index("--") + 1 :]:
+                self.files.pop(path, None)
+            return ok
+        if argv[:1] == ("find",) and "-name" in argv:  # commands.remove_all_but
+            folder, keep = argv[1], argv[argv.index("-name") + 1]
+            for path in [p for p in self.files if p.startswith(f"{folder}/")]:
+                if path[len(folder) + 1 :].split("/", 1)[0] != keep:
+                    del self.files[path]
+            return ok
+        if argv[:2] == ("flock", "--nonblock"):
+            return CommandResult(argv, 1, "", "") if self.lock_taken_by_other else ok
+        if argv[:2] in (("docker", "exec"), ("docker", "run")) and argv[-5:-3] == ("nginx", "-t"):
+            return ok
+        compose = parse_compose(argv)
+        if compose == ("version",):
+            return CommandResult(argv, 0, "Docker Compose version v2.29.7\n", "")
+        if isinstance(compose, ComposeCall) and compose.subcommand in ("pull", "up", "stop", "down"):
+            self._compose(compose)
+            return ok
+        self.unscripted.append(argv)
+        return CommandResult(argv, 127, "", f"fake host: no script for {argv}")
+
+    def _compose(self, call: ComposeCall) -> None:
+        containers = self.engine.project(call.project)
+        if call.subcommand == "stop":
+            for container in containers:
+                if container.status == "running":
+                    container.status = "exited"
+        elif call.subcommand == "down":
+            self.engine.discard(call.project)
+        elif call.subcommand == "up":
+            proxy = call.project == f"{self.app}-proxy"
+            named = [arg for arg in call.args if not arg.startswith("-")]
+            services = ("nginx",) if proxy else tuple(named) or self.services
+            image = "nginx:1.27" if proxy else call.env.get("BLUEGREEN_IMAGE", f"{self.app}:latest")
+            for service in services:
+                old = [c for c in containers if c.service == service]
+                if proxy and any(c.status == "running" for c in old):
+                    continue  # up to date
+                for container in old:  # recreated: a new deploy's containers replace the old ones
+                    self.engine.all.remove(container)
+                self.engine.create(call.project, service, image).start()
+
+    def hold(self, argv: Sequence[str], ready_line: str, timeout: float) -> Held | CommandResult:
+        if self.lock_taken_by_other:
+            return CommandResult(tuple(argv), 75, "", "")
+        held = FakeHeld(tuple(argv))
+        self.holds.append(held)
+        return held
+
+    # ---- Host: files --------------------------------------------------------------------------
+
+    def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        with self._lock:
+            if path in self.write_failures:
+                raise self.write_failures[path]
+            self.writes.append(path)
+            self.files[path], self.modes[path] = bytes(data), mode
+
+    def append_file(self, path: str, data: bytes) -> None:
+        with self._lock:
+            self.writes.append(path)
+            self.files[path] = self.files.get(path, b"") + data
+
+    def rename(self, source: str, target: str) -> None:
+        with self._lock:
+            if source not in self.files:
+                raise FileNotFoundError(2, "No such file", source)
+            self.writes.append(target)
+            self.files[target] = self.files.pop(source)
+
+    def read_file(self, path: str, *, limit: int = READ_LIMIT) -> bytes | None:
+        data = self.files.get(path)
+        if data is not None and len(data) > limit:
+            raise UnreadableFile(path, f"it is larger than {limit} bytes")
+        return data
+
+    def home(self) -> str:
+        return HOME
+
+    # ---- Host: connections and Docker ---------------------------------------------------------
+
+    def connect_tcp(self, port: int, timeout: float) -> FakeStream:
+        if port in self.answers:
+            status, headers = self.answers[port]
+            return FakeStream(http_response(status, headers))
+        if port == self.http_port:
+            nginx = self._running_proxy()
+            if nginx is None:
+                raise ConnectionRefusedError(f"127.0.0.1:{port}: nothing listens")
+            color = routed_by(nginx.loaded)
+            if color not in self.ports:
+                return FakeStream(http_response(502))
+            upstream = {"X-Bluegreen-Upstream": f"127.0.0.1:{self.ports[color]}"}
+            return FakeStream(http_response(200 if self._color_runs(color) else 502, upstream))
+        for color, color_port in self.ports.items():
+            if port == color_port and self._color_runs(color):
+                return FakeStream(http_response(200))
+        raise ConnectionRefusedError(f"127.0.0.1:{port}: nothing listens")
+
+    def check_tunnels(self, port: int) -> None:
+        """The fake forwards every port."""
+
+    def docker(self) -> Any:  # FakeDocker: the part of docker.DockerClient bluegreen uses
+        return self.engine
+
+    def close(self) -> None:
+        pass
