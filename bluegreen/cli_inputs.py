@@ -77,7 +77,7 @@ def _put(gathered: Gathered, key: str, value: str, origin: str) -> None:
 
 def _read(path: str, key: str) -> str:
     try:
-        return Path(path).read_text()
+        return Path(path).expanduser().read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(key, f"cannot be read ({exc})", "Give a readable file") from None
 

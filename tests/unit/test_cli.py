@@ -203,6 +203,14 @@ def test_config_file_holds_the_inputs_and_flags_override_it(workspace: Path) -> 
     assert values["command"] == "deploy"
 
 
+def test_file_paths_may_start_with_home(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(workspace))
+    assert (
+        gathered(["status", *BASE, "--env-file", "~/app.env"]).raw["env"]
+        == "DATABASE_URL=postgres://db/shop\n"
+    )
+
+
 def test_config_file_errors(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (workspace / "typo.yml").write_text("hosst: deploy.example.com\n")
     assert error_of(["deploy", "--config", "typo.yml"], capsys) == (
