@@ -11,7 +11,8 @@ import socket
 import stat
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -235,7 +236,9 @@ class SshHost:
                 stdout += channel.recv(65536)
             while channel.recv_stderr_ready():
                 stderr += channel.recv_stderr(65536)
-            if channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
+            # sshd may send the exit status before the last output: the end is EOF plus the status
+            ended = (channel.eof_received or channel.closed) and channel.exit_status_ready()
+            if ended and not channel.recv_ready() and not channel.recv_stderr_ready():
                 break
             if time.monotonic() > deadline:
                 raise BluegreenError(
@@ -277,8 +280,10 @@ class SshHost:
             raise
         return session
 
-    @property
-    def sftp(self) -> paramiko.SFTPClient:
+    @contextmanager
+    def _files(self) -> Iterator[paramiko.SFTPClient]:
+        """The SFTP client, for one thread at a time: paramiko's cannot serve concurrent requests
+        (two threads reading replies from its one channel take each other's bytes)."""
         with self._sftp_lock:
             if self._sftp is None:
                 session = self._sessions.open(SFTP_TIMEOUT)
@@ -290,29 +295,32 @@ class SshHost:
                     session.close()
                     raise
                 self._sftp_session = session
-            return self._sftp
+            yield self._sftp
 
     def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         tmp = f"{path}.tmp-{secrets.token_hex(4)}"
-        with self.sftp.open(tmp, "wb") as handle:
-            self.sftp.chmod(tmp, mode)
-            handle.write(data)
-        self.sftp.posix_rename(tmp, path)
+        with self._files() as sftp:
+            with sftp.open(tmp, "wb") as handle:
+                sftp.chmod(tmp, mode)
+                handle.write(data)
+            sftp.posix_rename(tmp, path)
 
     def rename(self, source: str, target: str) -> None:
-        self.sftp.posix_rename(source, target)
+        with self._files() as sftp:
+            sftp.posix_rename(source, target)
 
     def append_file(self, path: str, data: bytes) -> None:
-        with self.sftp.open(path, "ab") as handle:
+        with self._files() as sftp, sftp.open(path, "ab") as handle:
             handle.write(data)
 
     def read_file(self, path: str, *, limit: int = READ_LIMIT) -> bytes | None:
         try:
-            # stat first: opening a FIFO would block the SFTP server, /dev/zero never ends
-            found = self.sftp.stat(path)
-            check_readable(path, found.st_mode or 0, found.st_size or 0, limit)
-            with self.sftp.open(path, "rb") as handle:
-                data = handle.read(limit + 1)
+            with self._files() as sftp:
+                # stat first: opening a FIFO would block the SFTP server, /dev/zero never ends
+                found = sftp.stat(path)
+                check_readable(path, found.st_mode or 0, found.st_size or 0, limit)
+                with sftp.open(path, "rb") as handle:
+                    data = handle.read(limit + 1)
         except FileNotFoundError:
             return None
         except PermissionError:
@@ -323,7 +331,8 @@ class SshHost:
         return data
 
     def home(self) -> str:
-        return self.sftp.normalize(".")
+        with self._files() as sftp:
+            return sftp.normalize(".")
 
     def connect_tcp(self, port: int, timeout: float) -> Stream:
         try:

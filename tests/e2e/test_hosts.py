@@ -12,9 +12,11 @@ import pytest
 
 from bluegreen import commands
 from bluegreen.config import load_private_key
+from bluegreen.errors import TunnelForbidden, UnreadableFile
 from bluegreen.health import http_get
 from bluegreen.host import CommandResult, Host, LocalHost
 from bluegreen.ssh import HostKeyCheck, connect
+from tests.concurrently import in_threads
 
 pytestmark = pytest.mark.lab
 
@@ -85,3 +87,59 @@ def test_tcp_and_docker_reach_the_hosts_loopback_and_engine(
         host.connect_tcp(1, 5)
     assert host.docker().ping()
     assert os.path.isabs(host.home())
+
+
+def test_read_file_refuses_what_it_must_not_read(host_and_dir: tuple[Host, str]) -> None:
+    host, directory = host_and_dir
+    host.run(["ln", "-s", "/dev/zero", f"{directory}/zero"]).check("ln")
+    host.run(["mkfifo", f"{directory}/fifo"]).check("mkfifo")
+    host.write_file(f"{directory}/big", b"x" * 11)
+    for path, why in [
+        (f"{directory}/zero", "not a regular file"),
+        (f"{directory}/fifo", "not a regular file"),
+        (directory, "a directory"),
+    ]:
+        with pytest.raises(UnreadableFile, match=f"cannot read {path} on the host: it is {why}"):
+            host.read_file(path)
+    with pytest.raises(UnreadableFile, match="larger than 10 bytes"):
+        host.read_file(f"{directory}/big", limit=10)
+    assert host.read_file(f"{directory}/big", limit=11) == b"x" * 11
+    host.run(["ln", "-s", "missing", f"{directory}/dangling"]).check("ln")
+    assert host.read_file(f"{directory}/dangling") is None
+
+
+def test_a_held_lock_sftp_docker_and_many_commands_at_once(host_and_dir: tuple[Host, str]) -> None:
+    """More than sshd's default MaxSessions (10) at once: the host waits for a free session instead."""
+    host, directory = host_and_dir
+    held = host.hold(commands.take_lock(f"{directory}/.lock", 5), commands.LOCK_ACQUIRED, 5)
+    assert not isinstance(held, CommandResult)
+    host.write_file(f"{directory}/file", b"data")
+
+    def busy() -> None:
+        assert host.run(["sh", "-c", "sleep 0.2; echo done"]).stdout == "done\n"
+        assert host.docker().ping()
+        assert host.read_file(f"{directory}/file") == b"data"
+
+    errors = in_threads(16, busy)
+    held.close()
+    assert errors == []
+
+
+def test_check_tunnels_passes_where_connections_can_be_made(host_and_dir: tuple[Host, str]) -> None:
+    host, _ = host_and_dir
+    host.check_tunnels(1)  # nothing listens there: refused, yet the tunnel itself works
+
+
+def test_a_server_forbidding_forwarding_is_tunnel_forbidden(lab: dict[str, Any]) -> None:
+    key = load_private_key(Path(lab["ssh_key_file"]).read_text(), "")
+    check = HostKeyCheck(known_hosts=Path(lab["known_hosts_file"]).read_text())
+    host = connect(lab["host"], int(lab["no_forwarding_port"]), lab["username"], key, check, 10)
+    registry_port = int(lab["registry"].rsplit(":", 1)[1])
+    try:
+        with pytest.raises(TunnelForbidden, match="AllowTcpForwarding"):
+            host.connect_tcp(registry_port, 5)
+        with pytest.raises(TunnelForbidden, match="Match User deploy"):
+            host.check_tunnels(registry_port)
+        assert host.run(["true"]).ok and host.docker().ping()  # the rest works
+    finally:
+        host.close()

@@ -7,7 +7,6 @@ answers, one that never answers, or the CLI refused by the socket's permissions.
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from bluegreen.docker_over_ssh import docker_client, docker_error
 from bluegreen.errors import BluegreenError
 from bluegreen.sessions import DOCKER_SESSIONS, SessionBudget
+from tests.concurrently import in_threads
 from tests.unit.fake_sshd import FakeChannel, FakeSshd
 
 WHERE = "deploy@server:22"
@@ -57,20 +57,12 @@ def test_concurrent_docker_calls_share_a_pool_of_a_few_sessions() -> None:
     sshd = FakeSshd(max_sessions=10, remote=engine)
     budget = SessionBudget(sshd.open_session, WHERE)
     client = docker_client(budget.open, WHERE, "deploy", timeout=5)
-    errors: list[BaseException] = []
 
     def ping() -> None:
-        try:
-            for _ in range(3):
-                assert client.ping()
-        except BaseException as exc:
-            errors.append(exc)
+        for _ in range(3):
+            assert client.ping()
 
-    threads = [threading.Thread(target=ping) for _ in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = in_threads(12, ping)
     assert errors == []
     assert sshd.peak == DOCKER_SESSIONS
     client.close()

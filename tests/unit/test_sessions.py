@@ -12,6 +12,7 @@ import pytest
 from bluegreen.errors import BluegreenError, TunnelForbidden
 from bluegreen.sessions import SESSION_BUDGET, SessionBudget, SessionsRefused
 from bluegreen.ssh import SshHost
+from tests.concurrently import in_threads
 from tests.unit.fake_sshd import ADMINISTRATIVELY_PROHIBITED, CONNECT_FAILED, FakeSshd
 
 
@@ -19,20 +20,12 @@ def test_many_threads_never_open_more_sessions_than_the_budget() -> None:
     sshd = FakeSshd(max_sessions=10)
     budget = SessionBudget(sshd.open_session, "deploy@server:22")
     held = budget.open(1)  # the lock, held all along
-    errors: list[BaseException] = []
 
     def command() -> None:
-        try:
-            with budget.open(5):
-                time.sleep(0.01)
-        except BaseException as exc:
-            errors.append(exc)
+        with budget.open(5):
+            time.sleep(0.01)
 
-    threads = [threading.Thread(target=command) for _ in range(40)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = in_threads(40, command)
     held.close()
     assert errors == []
     assert sshd.refused == 0
