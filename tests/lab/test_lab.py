@@ -1,5 +1,5 @@
-"""The lab itself, for real: ssh into both servers, the registry, compose v2 and v1, the demo
-app images, loopback-only listeners, and `lab down`."""
+"""The lab itself, for real: ssh into its three servers (stock sshd; one forbids TCP forwarding), the
+registry, compose v2 and v1, the demo app images, loopback-only listeners, and `lab down`."""
 
 from __future__ import annotations
 
@@ -30,14 +30,18 @@ from tests.lab.remote import paramiko_client, paramiko_run, ssh_run, write_remot
 pytestmark = pytest.mark.lab
 
 FLAVOURS = ("v2", "v1")
+SERVERS = (*FLAVOURS, "nofwd")
+"""Every lab server: the compose flavours, and compose v2 behind an sshd with AllowTcpForwarding no."""
+_PORT_KEYS = {"v2": "port", "v1": "compose_v1_port", "nofwd": "no_forwarding_port"}
+_DIR_KEYS = {"v2": "remote_dir", "v1": "compose_v1_remote_dir", "nofwd": "no_forwarding_remote_dir"}
 
 
 def port_of(lab: dict[str, Any], flavour: str) -> int:
-    return int(lab["port"] if flavour == "v2" else lab["compose_v1_port"])
+    return int(lab[_PORT_KEYS[flavour]])
 
 
 def remote_dir_of(lab: dict[str, Any], flavour: str) -> Path:
-    return Path(lab["remote_dir"] if flavour == "v2" else lab["compose_v1_remote_dir"])
+    return Path(lab[_DIR_KEYS[flavour]])
 
 
 def compose_of(flavour: str) -> str:
@@ -47,7 +51,7 @@ def compose_of(flavour: str) -> str:
 # --- ssh -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("flavour", SERVERS)
 def test_ssh_binary_logs_in_with_strict_host_key_checking(
     lab: dict[str, Any], ssh_binary: str, flavour: str
 ) -> None:
@@ -57,8 +61,9 @@ def test_ssh_binary_logs_in_with_strict_host_key_checking(
     assert (user, home, cwd) == ("deploy", str(remote_dir_of(lab, flavour)), home)
 
 
-def test_compose_v2_server_runs_docker_compose(lab: dict[str, Any], ssh_binary: str) -> None:
-    done = ssh_run(ssh_binary, lab, lab["port"], "docker compose version")
+@pytest.mark.parametrize("flavour", ["v2", "nofwd"])
+def test_compose_v2_servers_run_docker_compose(lab: dict[str, Any], ssh_binary: str, flavour: str) -> None:
+    done = ssh_run(ssh_binary, lab, port_of(lab, flavour), "docker compose version")
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout.decode().startswith("Docker Compose version")
 
@@ -71,7 +76,7 @@ def test_compose_v1_server_has_only_docker_compose_1_29(lab: dict[str, Any], ssh
     assert plugin.returncode != 0
 
 
-@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("flavour", SERVERS)
 def test_server_has_what_the_product_needs(lab: dict[str, Any], ssh_binary: str, flavour: str) -> None:
     tools = "sh mv mkdir cat rm flock docker"
     script = f"for t in {tools}; do command -v $t >/dev/null || echo missing $t; done"
@@ -86,7 +91,7 @@ def test_compose_v2_server_has_neither_python_nor_curl(lab: dict[str, Any], ssh_
     assert done.stdout.decode() == ""
 
 
-@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("flavour", SERVERS)
 def test_docker_system_dial_stdio_reaches_the_engine(
     lab: dict[str, Any], ssh_binary: str, flavour: str
 ) -> None:
@@ -97,7 +102,7 @@ def test_docker_system_dial_stdio_reaches_the_engine(
     assert done.stdout.endswith(b"OK")
 
 
-@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("flavour", SERVERS)
 def test_host_keys_are_generated_by_the_lab_not_baked(
     lab: dict[str, Any], ssh_binary: str, flavour: str
 ) -> None:
@@ -109,7 +114,7 @@ def test_host_keys_are_generated_by_the_lab_not_baked(
     assert key.read_text().startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
 
 
-@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("flavour", SERVERS)
 def test_paramiko_logs_in_runs_commands_and_sftp(lab: dict[str, Any], flavour: str) -> None:
     started = time.monotonic()
     client = paramiko_client(lab, port_of(lab, flavour))
@@ -145,7 +150,46 @@ def test_paramiko_forwards_tcp_to_the_servers_loopback(lab: dict[str, Any]) -> N
         client.close()
 
 
-@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("flavour", SERVERS)
+def test_sshd_keeps_openssh_default_of_10_sessions_per_connection(lab: dict[str, Any], flavour: str) -> None:
+    client = paramiko_client(lab, port_of(lab, flavour))
+    transport = client.get_transport()
+    assert transport is not None
+    try:
+        sessions = []
+        for _ in range(10):
+            sessions.append(transport.open_session(timeout=5))
+            sessions[-1].exec_command("sleep 10")
+        with pytest.raises(paramiko.ChannelException) as refused:
+            transport.open_session(timeout=5)
+        assert refused.value.code == 2  # SSH2_OPEN_CONNECT_FAILED: sshd logs "no more sessions"
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize(("flavour", "forwards"), [("v2", True), ("v1", True), ("nofwd", False)])
+def test_only_the_hardened_server_refuses_tcp_forwarding(
+    lab: dict[str, Any], flavour: str, forwards: bool
+) -> None:
+    client = paramiko_client(lab, port_of(lab, flavour))
+    transport = client.get_transport()
+    assert transport is not None
+    registry_port = int(lab["registry"].rsplit(":", 1)[1])
+    try:
+        if forwards:
+            transport.open_channel("direct-tcpip", ("127.0.0.1", registry_port), ("", 0)).close()
+            with pytest.raises(paramiko.ChannelException) as closed_port:
+                transport.open_channel("direct-tcpip", ("127.0.0.1", 1), ("", 0))
+            assert closed_port.value.code == 2  # SSH2_OPEN_CONNECT_FAILED
+        else:
+            with pytest.raises(paramiko.ChannelException) as forbidden:
+                transport.open_channel("direct-tcpip", ("127.0.0.1", registry_port), ("", 0))
+            assert forbidden.value.code == 1  # SSH2_OPEN_ADMINISTRATIVELY_PROHIBITED
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("flavour", SERVERS)
 def test_a_wrong_key_is_refused(lab: dict[str, Any], ssh_binary: str, flavour: str, tmp_path: Path) -> None:
     wrong = tmp_path / "id_wrong"
     write_key_pair(wrong, "wrong")
@@ -326,7 +370,7 @@ def test_lab_listens_on_loopback_only(lab: dict[str, Any]) -> None:
     assert len(containers) >= 3
     sockets = listening_sockets_of(containers)
     p = ports()
-    assert {p.server_v2, p.server_v1, p.registry} <= {port for _, port in sockets}
+    assert {p.server_v2, p.server_v1, p.server_nofwd, p.registry} <= {port for _, port in sockets}
     assert {address for address, _ in sockets} == {"127.0.0.1"}, sockets
 
 
