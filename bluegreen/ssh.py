@@ -214,11 +214,6 @@ class SshHost:
     def _open_session_channel(self, timeout: float) -> paramiko.Channel:
         return self._transport.open_session(timeout=timeout)
 
-    @property
-    def sessions_in_use(self) -> int:
-        """Session channels open on the connection now (the lock, SFTP, Docker, commands)."""
-        return self._sessions.in_use
-
     def run(self, argv: Sequence[str], *, timeout: float = 600, stdin: bytes = b"") -> CommandResult:
         with self._exec(argv, timeout) as session:
             return self._finish(session.channel, argv, timeout, stdin)
