@@ -46,6 +46,7 @@ from bluegreen.proxy import Proxy
 from bluegreen.records import Records, Release
 from bluegreen.render import Route, proxy_compose, render_nginx
 from bluegreen.state import State
+from bluegreen.untrusted_text import printable
 from bluegreen.verify import ProxyCheck
 
 SHARED = "shared"
@@ -152,6 +153,13 @@ class Deployment:
     def status(self) -> Result:
         with self.timer.phase("status"):
             state, live = self._detect()
+            served = self.check.serving_color(self._recorded_ports())
+            if served and served != live:
+                self.report.warning(
+                    f"nginx serves {served} although its config file routes to {live} (a run was "
+                    "interrupted during its switch); the next deploy or rollback reloads nginx first"
+                )
+                live = served
             holder = lock_holder(self.host, self.layout) if is_locked(self.host, self.layout) else ""
         return Result(
             command="status",
@@ -166,6 +174,16 @@ class Deployment:
             deployed_at=state.deployed_at if state and state.active_color == live else "",
             deployed_by=state.actor if state and state.active_color == live else "",
         )
+
+    def _recorded_ports(self) -> dict[str, int]:
+        """Each color's port as its release was started with (the inputs of `status` may differ)."""
+        ports = dict(self.config.ports)
+        for color in ports:
+            release = self.records.release(color)
+            recorded = release.environment.get("BLUEGREEN_PORT", "") if release else ""
+            if recorded.isdigit():
+                ports[color] = int(recorded)
+        return ports
 
     # ---- the steps ----------------------------------------------------------------------
 
@@ -187,8 +205,26 @@ class Deployment:
         recorded = state.active_color if state else None
         routed = routed_color(self._read_live_config())
         running = running_colors(self.host.docker(), self.app)
-        live = live_color(routed, recorded, running)
-        if routed and recorded and routed != recorded and self.config.command != "status":
+        if self.config.command != "status":
+            routed = self._settle_interrupted_switch(routed, recorded, running)
+        return state, live_color(routed, recorded, running)
+
+    def _settle_interrupted_switch(
+        self, routed: str | None, recorded: str | None, running: set[str]
+    ) -> str | None:
+        """A run killed during its switch can leave nginx serving one color while its config file
+        already routes to the other. What nginx answers from is the truth: the file is rewritten to
+        match it, so nothing changes for the traffic. Only when nginx does not say (no upstream
+        header in the template) is nginx reloaded to serve what its file says."""
+        served = self.check.serving_color(self._recorded_ports())
+        if served in running and routed and served != routed:
+            self.report.warning(
+                f"an earlier run was interrupted during its switch: nginx serves {served}, its config "
+                f"file routes to {routed}; the file is put back to route to {served}"
+            )
+            self.host.write_file(self.layout.live_config, self._render(served, None).encode())
+            return served
+        if served is None and routed and recorded and routed != recorded:
             self.report.warning(
                 f"an earlier run was interrupted: nginx.conf routes to {routed}, "
                 f"the state file says {recorded}"
@@ -196,7 +232,7 @@ class Deployment:
             proxy = self.proxy.running()
             if proxy:  # make sure nginx serves what its config file says before anything changes
                 self.proxy.reload(proxy)
-        return state, live
+        return routed
 
     def _read_live_config(self) -> bytes | None:
         try:
@@ -221,8 +257,8 @@ class Deployment:
                 f"version you want instead{unchanged}"
             )
         release = self.records.release(target)
-        containers = project_containers(self.host.docker(), project_name(self.app, target))
-        if release is None or not containers:
+        kept = {c.id for c in project_containers(self.host.docker(), project_name(self.app, target))}
+        if release is None or not release.running or not set(release.running) <= kept:
             raise BluegreenError(
                 f"nothing to roll back to: {target} is no longer kept on the host (its containers or "
                 f"its release record are gone); deploy the version you want instead{unchanged}"
@@ -348,8 +384,8 @@ class Deployment:
         )
 
     def _bring_up(self, plan: Plan) -> None:
-        self._touched_target = True
         if plan.outcome == "rolled-back":
+            self._touched_target = True
             start_containers(self.host.docker(), plan.release.running)
             return
         ensure_network(self.host.docker(), app_network(self.app), self.app)
@@ -361,6 +397,7 @@ class Deployment:
         compose = self._compose(plan.release)
         own = [s for s in self.config.bundles[plan.target].services if s not in shared] if shared else []
         self.host.run(compose.pull(*own)).check(f"pulling the images of {plan.target}")
+        self._touched_target = True  # from here on the kept containers of the target are replaced
         self.host.run(compose.up(*own, no_deps=bool(shared))).check(f"starting {plan.target}")
 
     def _after_switch(self, plan: Plan, new_state: State, replaced_images: set[str]) -> None:
@@ -416,6 +453,7 @@ class Deployment:
                 self.host.write_file(self.layout.live_config, previous_config)
                 self.proxy.reload(self.proxy.running())
         except BaseException as exc:
+            self.live = self.check.serving_color(self.config.ports)
             raise BluegreenError(
                 f"{cause}; then switching nginx back failed ({exc}): nginx may serve either color, so "
                 f"both {plan.target} and {plan.live or 'the old color'} are left running. Check "
@@ -518,5 +556,20 @@ def run_command(config: Config, host: Host, reporter: Reporter, timer: Timer | N
     except BluegreenError as exc:
         exc.live_color, exc.target_color = deployment.live or "", deployment.target or ""
         raise
+    except Exception as exc:
+        engine_error = docker_engine_error(exc, host.name)
+        if engine_error is None:
+            raise
+        engine_error.live_color, engine_error.target_color = deployment.live or "", deployment.target or ""
+        raise engine_error from None
     finally:
         deployment.close()
+
+
+def docker_engine_error(exc: Exception, host_name: str) -> BluegreenError | None:
+    """An error answer of the host's Docker engine, as one clear error (None for anything else)."""
+    import docker.errors
+
+    if not isinstance(exc, docker.errors.DockerException):
+        return None
+    return BluegreenError(f"the Docker engine on {host_name} answered with an error: {printable(str(exc))}")

@@ -45,3 +45,13 @@ class ProxyCheck:
                     f"after the switch: {last}"
                 )
             time.sleep(delay)
+
+    def serving_color(self, ports: dict[str, int]) -> str | None:
+        """The color nginx answers from now (by its upstream header), if it answers and says."""
+        try:
+            answer = self.probe.get(self.proxy_port, self.path)
+        except BluegreenError:  # no tunnel to ask through: the config file and the records decide
+            return None
+        upstream = answer.headers.get(UPSTREAM_HEADER, "") if isinstance(answer, Answer) else ""
+        port = upstream.rpartition(":")[2]
+        return next((color for color, p in ports.items() if port == str(p)), None)
