@@ -49,13 +49,21 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "green-port",
         "health-path",
     ),
-    "proxy": ("nginx-template", "http-port", "proxy-image"),
+    "proxy": (
+        "nginx-template",
+        "http-port",
+        "proxy-image",
+        "proxy-volumes",
+        "proxy-container",
+        "proxy-config-file",
+        "verify-url",
+    ),
     "timing": ("health-timeout", "drain-timeout", "lock-timeout"),
 }
 UNGROUPED = "more"
 # The inputs each command reads; the others are accepted (one config file or set of flags serves
 # every command) but not shown in its --help.
-STATUS_INPUTS = (*GROUPS["connection"], "app-name", "remote-dir")
+STATUS_INPUTS = (*GROUPS["connection"], "app-name", "remote-dir", "proxy-container", "proxy-config-file")
 NOT_FOR_ROLLBACK = ("compose-file", "image", "env", "shared-services")
 SECRET_HINTS = {
     "ssh-key": "--ssh-key-file",

@@ -70,11 +70,26 @@ def nginx_test(container: str, config_path: str) -> list[str]:
     return ["docker", "exec", container, "nginx", "-t", "-q", "-c", config_path]
 
 
-def nginx_test_in_new_container(image: str, config_dir: str, config_path: str) -> list[str]:
-    """`nginx -t` before the proxy runs: a throwaway container with the same mount."""
-    mount = f"{config_dir}:{PROXY_CONFIG_DIR}:ro"
-    return ["docker", "run", "--rm", "--network", "host", "--volume", mount, image,
+def nginx_test_in(container: str) -> list[str]:
+    """`nginx -t` of the config a running nginx container loads."""
+    return ["docker", "exec", container, "nginx", "-t", "-q"]
+
+
+def nginx_test_in_new_container(
+    image: str, config_dir: str, config_path: str, volumes: Sequence[str] = ()
+) -> list[str]:
+    """`nginx -t` before the proxy runs (or runs another image): a throwaway container with the
+    same mounts."""
+    mounts = [
+        arg for volume in (f"{config_dir}:{PROXY_CONFIG_DIR}:ro", *volumes) for arg in ("--volume", volume)
+    ]
+    return ["docker", "run", "--rm", "--network", "host", *mounts, image,
             "nginx", "-t", "-q", "-c", config_path]  # fmt: skip
+
+
+def overwrite(path: str) -> list[str]:
+    """Rewrite a file in place from stdin (same inode: a single-file bind mount sees it)."""
+    return ["sh", "-c", 'cat > "$1"', "sh", path]
 
 
 def remove(*paths: str) -> list[str]:

@@ -22,6 +22,7 @@ from bluegreen.bundle import Bundle, check_shared_services, parse_service_list, 
 from bluegreen.colors import COLORS
 from bluegreen.errors import InputError
 from bluegreen.render import Route, render_nginx
+from bluegreen.verify_url import VerifyUrl, parse_verify_url
 
 PACKAGE = Path(__file__).resolve().parent
 # action.yml, at the repository root where GitHub reads it, declares the inputs. An installed
@@ -92,6 +93,11 @@ class Config:
     ports: dict[str, int]
     http_port: int
     proxy_image: str
+    proxy_volumes: tuple[str, ...]
+    proxy_container: str
+    proxy_config_file: str
+    verify_url: VerifyUrl | None = None
+    """The public URL the switch is verified through (`verify-url`); None: http-port, health-path."""
 
     def __repr__(self) -> str:  # never print the key
         return f"Config(app_name={self.app_name!r}, host={self.host!r}, command={self.command!r})"
@@ -142,6 +148,10 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
         ports=ports,
         http_port=_port(values, "http-port"),
         proxy_image=_image(values["proxy-image"], "proxy-image"),
+        proxy_volumes=_proxy_volumes(values["proxy-volumes"]),
+        proxy_container=_proxy_container(values["proxy-container"], values["proxy-config-file"]),
+        proxy_config_file=_proxy_config_file(values["proxy-config-file"], values["proxy-container"]),
+        verify_url=parse_verify_url(values["verify-url"]),
     )
     for bundle in config.bundles.values():
         check_shared_services(config.shared_services, bundle)
@@ -321,6 +331,62 @@ def _compose_files(value: str, workspace: Path, command: str) -> dict[str, tuple
     for path in dict.fromkeys(p for paths in files.values() for p in paths):
         _check_compose_file(path)
     return files
+
+
+CONTAINER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+HOST_PATH = re.compile(r"^/[A-Za-z0-9._/@+-]*$")
+
+
+def _host_path(value: str) -> bool:
+    return bool(HOST_PATH.fullmatch(value)) and ".." not in value.split("/") and "//" not in value
+
+
+def _proxy_container(value: str, config_file: str) -> str:
+    if value and not CONTAINER_NAME.fullmatch(value):
+        raise InputError(
+            "proxy-container", f"is {value!r}, not a container name", "Give the name `docker ps` shows"
+        )
+    if value and not config_file:
+        raise InputError(
+            "proxy-container",
+            "needs `proxy-config-file`",
+            "Set `proxy-config-file` to the host path of the file your nginx container loads",
+        )
+    return value
+
+
+def _proxy_config_file(value: str, container: str) -> str:
+    if value and not container:
+        raise InputError(
+            "proxy-config-file",
+            "is only used with `proxy-container`",
+            "Set `proxy-container` to your nginx container, or remove `proxy-config-file`",
+        )
+    if value and not _host_path(value):
+        raise InputError(
+            "proxy-config-file",
+            f"is {value!r}: it must be an absolute path without '..'",
+            "Give the absolute path on the server, e.g. /srv/nginx/conf.d/shop.conf",
+        )
+    return value
+
+
+def _proxy_volumes(text: str) -> tuple[str, ...]:
+    volumes = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split(":")
+        mode_ok = len(parts) == 2 or (len(parts) == 3 and parts[2] in ("ro", "rw"))
+        if not mode_ok or not all(_host_path(part) for part in parts[:2]):
+            raise InputError(
+                "proxy-volumes",
+                f"line {number} is {line!r}, not host-path:container-path[:ro]",
+                "Write one mount per line with absolute paths, e.g. /etc/letsencrypt:/etc/letsencrypt:ro",
+            )
+        volumes.append(line)
+    return tuple(volumes)
 
 
 def _bundles(files: dict[str, tuple[Path, ...]], workspace: Path) -> dict[str, Bundle]:

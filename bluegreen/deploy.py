@@ -39,14 +39,16 @@ from bluegreen.health_gate import HealthGate, Probe
 from bluegreen.host import Host
 from bluegreen.layout import Layout, resolve_remote_dir
 from bluegreen.lock import DeployLock, is_locked, lock_holder
+from bluegreen.managed_proxy import ManagedProxy
 from bluegreen.overrides import app_network, project_override
 from bluegreen.owner import check_owner, claim
 from bluegreen.progress import Reporter, Timer
 from bluegreen.proxy import Proxy
 from bluegreen.records import Records, Release
-from bluegreen.render import Route, proxy_compose, render_nginx
+from bluegreen.render import Route, render_nginx
 from bluegreen.state import State
 from bluegreen.untrusted_text import printable
+from bluegreen.user_proxy import UserProxy
 from bluegreen.verify import ProxyCheck
 
 SHARED = "shared"
@@ -65,6 +67,7 @@ class Result:
     lock_holder: str = ""
     deployed_at: str = ""
     deployed_by: str = ""
+    certificate_expires: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -110,7 +113,7 @@ class Deployment:
         self.app = config.app_name
         self.layout = Layout(app_dir=f"{resolve_remote_dir(config.remote_dir, host)}/{self.app}")
         self.records = Records(host, self.layout, reporter)
-        self.proxy = Proxy(host, self.app, self.layout, config.proxy_image, reporter, self._proxy_compose)
+        self.proxy = self._make_proxy()
         self.gate = HealthGate(host, reporter, config.health_path, config.health_timeout, self._logs_hint)
         self.check = ProxyCheck(Probe(host), reporter, config.http_port, config.health_path)
         self._compose_program: Future[tuple[str, ...]] | None = None
@@ -199,8 +202,9 @@ class Deployment:
             lock.release()
 
     def _detect(self) -> tuple[State | None, str | None]:
-        if self.config.command != "status":  # the health probes need tunnels: fail before any change
+        if self.config.command != "status":  # fail before any change when the switch cannot work
             self.host.check_tunnels(self.config.http_port)
+            self.proxy.check()
         state = self.records.state()
         recorded = state.active_color if state else None
         routed = routed_color(self._read_live_config())
@@ -222,21 +226,31 @@ class Deployment:
                 f"an earlier run was interrupted during its switch: nginx serves {served}, its config "
                 f"file routes to {routed}; the file is put back to route to {served}"
             )
-            self.host.write_file(self.layout.live_config, self._render(served, None).encode())
+            self.proxy.write_live(self._render(served, None).encode())
             return served
         if served is None and routed and recorded and routed != recorded:
             self.report.warning(
                 f"an earlier run was interrupted: nginx.conf routes to {routed}, "
                 f"the state file says {recorded}"
             )
-            proxy = self.proxy.running()
-            if proxy:  # make sure nginx serves what its config file says before anything changes
-                self.proxy.reload(proxy)
+            self.proxy.reload_if_running()  # nginx serves what its file says before anything changes
         return routed
+
+    def _make_proxy(self) -> Proxy:
+        config = self.config
+        if config.proxy_container:
+            lock_dir = self.layout.app_dir.rsplit("/", 1)[0]
+            return UserProxy(
+                self.host, config.proxy_container, config.proxy_config_file, lock_dir, self.report
+            )
+        return ManagedProxy(
+            self.host, self.app, self.layout, config.proxy_image, config.proxy_volumes, self.report,
+            self._proxy_compose,
+        )  # fmt: skip
 
     def _read_live_config(self) -> bytes | None:
         try:
-            return self.host.read_file(self.layout.live_config)
+            return self.proxy.read_live()
         except BluegreenError as exc:
             self.report.warning(f"the live nginx config is unreadable ({exc})")
             return None
@@ -286,7 +300,7 @@ class Deployment:
         files_dir = layout.files_dir(target, release_id)
         roots = [files_dir, layout.shared_dir] if self.config.shared_services else [files_dir]
         parents = {f"{root}/{u.remote}".rsplit("/", 1)[0] for root in roots for u in bundle.uploads}
-        dirs = (layout.nginx_dir, layout.proxy_dir, *sorted(parents))
+        dirs = sorted(parents)
         self.host.run(commands.make_dirs(*dirs)).check("creating directories")
         for root in roots:
             for upload in bundle.uploads:
@@ -300,8 +314,6 @@ class Deployment:
         for owner, override in overrides.items():
             self.host.write_file(layout.env_file(owner), env_text, mode=0o600)
             self.host.write_file(layout.override_file(owner), override.encode())
-        proxy_file = proxy_compose(self.config.proxy_image, layout.nginx_dir, self.app)
-        self.host.write_file(f"{layout.proxy_dir}/compose.yml", proxy_file.encode())
         return Release(
             color=target,
             release_id=release_id,
@@ -328,10 +340,8 @@ class Deployment:
         project = project_name(self.app, target)
         replaced_images = project_images(self.host.docker(), project) if plan.outcome == "deployed" else set()
         try:
-            self.host.write_file(self.layout.next_config, candidate.encode())
-            proxy = self.proxy.running()
             # nginx -t does not need the new color: it runs while the new color starts.
-            validation = self._background.submit(self.proxy.test_next_config, proxy)
+            validation = self._background.submit(self.proxy.validate, candidate.encode())
             with self.timer.phase("start"):
                 self._bring_up(plan)
             with self.timer.phase("health"):
@@ -351,8 +361,7 @@ class Deployment:
         previous_config = self._read_live_config()
         try:
             with self.timer.phase("switch"):
-                self.host.rename(self.layout.next_config, self.layout.live_config)
-                self.proxy.reload(proxy)
+                self.proxy.switch(candidate.encode())
             with self.timer.phase("verify"):
                 self.check.expect_upstream(self.config.ports[target])
         except BaseException as exc:
@@ -428,7 +437,7 @@ class Deployment:
 
     def _abandon(self, plan: Plan) -> None:
         """Before the switch: take the target away again, leaving nginx and the live color alone."""
-        self.host.run(commands.remove(self.layout.next_config))
+        self.proxy.discard()
         if not self._touched_target:
             return
         project = project_name(self.app, plan.target)
@@ -447,17 +456,13 @@ class Deployment:
     def _switch_back(self, previous_config: bytes | None, plan: Plan, cause: BaseException) -> None:
         self.report.warning("switching nginx back to the previous config")
         try:
-            if previous_config is None:
-                self.host.run(self._proxy_compose().stop()).check("stopping the nginx proxy")
-            else:
-                self.host.write_file(self.layout.live_config, previous_config)
-                self.proxy.reload(self.proxy.running())
+            self.proxy.restore(previous_config)
         except BaseException as exc:
             self.live = self.check.serving_color(self.config.ports)
             raise BluegreenError(
                 f"{cause}; then switching nginx back failed ({exc}): nginx may serve either color, so "
                 f"both {plan.target} and {plan.live or 'the old color'} are left running. Check "
-                f"{self.layout.live_config} and `docker logs` of the proxy, then deploy again"
+                f"{self.proxy.live_config} and `docker logs` of the proxy, then deploy again"
             ) from None
         self._abandon(plan)
 

@@ -1,71 +1,80 @@
-"""The app's nginx proxy container: validate a config, load it, wait for old workers to drain."""
+"""The nginx that routes to the live color: what every kind of proxy does the same way.
+
+Two kinds (the routine takes either, through the `Proxy` interface):
+- managed_proxy.ManagedProxy: bluegreen's own nginx container per app (the default);
+- user_proxy.UserProxy: an nginx container the user runs and keeps (`proxy-container`).
+
+Both load a new config the same way: HUP the master and wait until every old worker has been
+told to quit and a new one runs (`nginx -s reload` returns before that), and drain the same way:
+wait until the old workers have finished their requests and exited.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
-from bluegreen import commands
-from bluegreen.colors import project_name
-from bluegreen.commands import Compose
-from bluegreen.containers import nginx_workers, running_container
+from bluegreen.containers import nginx_workers
 from bluegreen.errors import BluegreenError
 from bluegreen.health import backoff
-from bluegreen.host import Host
-from bluegreen.layout import Layout
 from bluegreen.progress import Reporter
-from bluegreen.render import PROXY_CONFIG_DIR
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
 
 RELOAD_TIMEOUT = 10.0
 
 
-class Proxy:
-    def __init__(
-        self,
-        host: Host,
-        app: str,
-        layout: Layout,
-        image: str,
-        report: Reporter,
-        compose: Callable[[], Compose],
-    ) -> None:
-        self.host, self.app, self.layout, self.image, self.report = host, app, layout, image, report
-        self.compose = compose
-        """The proxy's compose project (built lazily: it needs the host's compose program)."""
+class Proxy(Protocol):
+    live_config: str
+    """The host path of the file bluegreen renders: nginx's whole config or an included file."""
 
-    def running(self) -> str | None:
-        """The name of the running proxy container, if there is one."""
-        container = running_container(self.host.docker(), project_name(self.app, "proxy"))
-        return container.name if container else None
+    def check(self) -> None:
+        """Refuse a proxy that cannot work, before anything changes on the host."""
 
-    def test_next_config(self, proxy: str | None) -> None:
-        """`nginx -t` of nginx.conf.next, in the running proxy or a throwaway one."""
-        config = f"{PROXY_CONFIG_DIR}/nginx.conf.next"
-        if proxy:
-            argv = commands.nginx_test(proxy, config)
-        else:
-            argv = commands.nginx_test_in_new_container(self.image, self.layout.nginx_dir, config)
-        result = self.host.run(argv)
-        if not result.ok:
-            raise BluegreenError(
-                f"nginx rejected the rendered config (nginx -t), nothing was switched:\n"
-                f"{(result.stderr or result.stdout).strip()}\nFix the nginx-template"
-            )
+    def read_live(self) -> bytes | None: ...
 
-    def reload(self, proxy: str | None) -> None:
-        """Make nginx serve its config file: HUP it and wait until the new config is live, or start it."""
-        if proxy is None:
-            self.host.run(self.compose().up()).check("starting the nginx proxy")
-            self._wait_running()
-            return
-        container = self.host.docker().containers.get(proxy)
-        before = {w.pid for w in nginx_workers(container)}
-        container.kill(signal="HUP")  # nginx is PID 1 of its container: HUP reaches the master
-        # `nginx -s reload` returns before the new config is live; it is live once every old
-        # worker has been told to quit and a new one has started.
+    def write_live(self, config: bytes) -> None:
+        """Replace the live file so that nginx sees the new content at its next reload."""
+
+    def validate(self, candidate: bytes) -> None:
+        """Check a candidate config while the new color starts (`nginx -t`), where the proxy can."""
+
+    def switch(self, candidate: bytes) -> None:
+        """Make nginx serve the candidate: the swap, the last validation, the reload."""
+
+    def restore(self, previous: bytes | None) -> None:
+        """Put the previous config back and make nginx serve it (a switch-back)."""
+
+    def discard(self) -> None:
+        """Forget a candidate that will not be switched to."""
+
+    def reload_if_running(self) -> None: ...
+
+    def drain(self, timeout: float) -> None: ...
+
+
+class NginxProcess:
+    """nginx's master and workers in one container, seen through Docker."""
+
+    def __init__(self, container: Container, report: Reporter) -> None:
+        self.container, self.report = container, report
+
+    @property
+    def name(self) -> str:
+        return str(self.container.name)
+
+    def is_nginx(self) -> bool:
+        top = self.container.top()
+        return any("nginx: master process" in str(row[-1]) for row in top.get("Processes") or [])
+
+    def reload(self) -> None:
+        """HUP the master and wait until the new config is live."""
+        before = {w.pid for w in nginx_workers(self.container)}
+        self.container.kill(signal="HUP")  # nginx is PID 1 of its container: HUP reaches the master
         deadline = time.monotonic() + RELOAD_TIMEOUT
         for delay in backoff(0.02, 1.5, 0.2):
-            workers = nginx_workers(container)
+            workers = nginx_workers(self.container)
             old_still_serving = any(w.pid in before and not w.shutting_down for w in workers)
             new_started = any(w.pid not in before for w in workers)
             if new_started and not old_still_serving:
@@ -73,29 +82,15 @@ class Proxy:
             if time.monotonic() > deadline:
                 raise BluegreenError(
                     f"nginx did not load the new config within {RELOAD_TIMEOUT:g} s "
-                    f"(see `docker logs {proxy}`)"
+                    f"(see `docker logs {self.name}`)"
                 )
             time.sleep(delay)
 
-    def _wait_running(self) -> None:
-        deadline = time.monotonic() + RELOAD_TIMEOUT
-        for delay in backoff(0.05):
-            proxy = self.running()
-            if proxy and nginx_workers(self.host.docker().containers.get(proxy)):
-                return
-            if time.monotonic() > deadline:
-                raise BluegreenError("the nginx proxy container did not start (see `docker logs`)")
-            time.sleep(delay)
-
     def drain(self, timeout: float) -> None:
-        """Wait until the workers still serving the old config have finished their requests."""
-        proxy = self.running()
-        if proxy is None:
-            return
-        container = self.host.docker().containers.get(proxy)
+        """Wait until the workers still serving an old config have finished their requests."""
         deadline = time.monotonic() + timeout
         for delay in backoff(0.05, 1.5, 0.5):
-            draining = [w for w in nginx_workers(container) if w.shutting_down]
+            draining = [w for w in nginx_workers(self.container) if w.shutting_down]
             if not draining:
                 return
             if time.monotonic() + delay > deadline:
@@ -105,3 +100,10 @@ class Proxy:
                 )
                 return
             time.sleep(delay)
+
+
+def nginx_test_failure(output: str) -> BluegreenError:
+    return BluegreenError(
+        f"nginx rejected the rendered config (nginx -t), nothing was switched:\n{output.strip()}\n"
+        "Fix the nginx-template"
+    )

@@ -59,8 +59,9 @@ def render_nginx(template_text: str, route: Route, template_name: str = "nginx-t
 PROXY_CONFIG_DIR = "/etc/bluegreen-nginx"
 
 
-def proxy_compose(image: str, config_dir: str, app_name: str) -> str:
-    """Compose file of the nginx proxy: host networking, the app's config directory mounted.
+def proxy_compose(image: str, config_dir: str, app_name: str, volumes: tuple[str, ...] = ()) -> str:
+    """Compose file of the nginx proxy: host networking, the app's config directory mounted, and
+    the extra mounts of `proxy-volumes` (certificates, ...).
 
     The directory (not the file) is mounted so an atomic rename of nginx.conf is seen inside.
     """
@@ -71,7 +72,7 @@ def proxy_compose(image: str, config_dir: str, app_name: str) -> str:
                 "network_mode": "host",
                 "restart": "unless-stopped",
                 "command": ["nginx", "-g", "daemon off;", "-c", f"{PROXY_CONFIG_DIR}/nginx.conf"],
-                "volumes": [f"{config_dir}:{PROXY_CONFIG_DIR}:ro"],
+                "volumes": [f"{config_dir}:{PROXY_CONFIG_DIR}:ro", *volumes],
                 "labels": {"bluegreen.managed": "proxy", "bluegreen.app": app_name},
             }
         }

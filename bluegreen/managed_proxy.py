@@ -1,0 +1,158 @@
+"""bluegreen's own nginx container for an app (compose project `<app>-proxy`, host network, the
+app's nginx directory mounted, plus `proxy-volumes`): started when missing, recreated only when
+`proxy-image` or `proxy-volumes` changed, otherwise reloaded."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from bluegreen import commands
+from bluegreen.colors import project_name
+from bluegreen.commands import Compose
+from bluegreen.containers import nginx_workers, running_container
+from bluegreen.errors import BluegreenError, InputError
+from bluegreen.health import backoff
+from bluegreen.host import Host
+from bluegreen.layout import Layout
+from bluegreen.progress import Reporter
+from bluegreen.proxy import RELOAD_TIMEOUT, NginxProcess, nginx_test_failure
+from bluegreen.render import PROXY_CONFIG_DIR, proxy_compose
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
+
+PULL_FAILURES = (
+    "Unable to find image",
+    "pull access denied",
+    "manifest unknown",
+    "repository does not exist",
+)
+
+
+class ManagedProxy:
+    def __init__(
+        self,
+        host: Host,
+        app: str,
+        layout: Layout,
+        image: str,
+        volumes: tuple[str, ...],
+        report: Reporter,
+        compose: Callable[[], Compose],
+    ) -> None:
+        self.host, self.app, self.layout, self.report = host, app, layout, report
+        self.image, self.volumes = image, volumes
+        self.compose = compose
+        """The proxy's compose project (built lazily: it needs the host's compose program)."""
+        self.live_config = layout.live_config
+        self._written: bytes | None = None
+
+    def check(self) -> None:
+        """Nothing to refuse up front: a missing proxy is started at the switch."""
+
+    def _container(self) -> Container | None:
+        return running_container(self.host.docker(), project_name(self.app, "proxy"))
+
+    def read_live(self) -> bytes | None:
+        return self.host.read_file(self.live_config)
+
+    def write_live(self, config: bytes) -> None:
+        self.host.write_file(self.live_config, config)
+
+    def changes(self, container: Container) -> list[str]:
+        """How the running proxy differs from what the inputs ask for."""
+        found: list[str] = []
+        running_image = str(container.attrs.get("Config", {}).get("Image", ""))
+        if running_image != self.image:
+            found.append(f"proxy-image is {self.image}, the proxy runs {running_image}")
+        mounts = {
+            f"{m.get('Source')}:{m.get('Destination')}" + ("" if m.get("RW", True) else ":ro")
+            for m in container.attrs.get("Mounts") or []
+            if m.get("Destination") != PROXY_CONFIG_DIR
+        }
+        wanted = {volume.removesuffix(":rw") for volume in self.volumes}
+        if mounts != wanted:
+            asked, has = sorted(wanted) or "none", sorted(mounts) or "none"
+            found.append(f"proxy-volumes asks for {asked}, the proxy mounts {has}")
+        return found
+
+    def validate(self, candidate: bytes) -> None:
+        """`nginx -t` of the candidate: in the running proxy, or, before it runs or when its image or
+        volumes change, in a throwaway container of the image the proxy will run."""
+        self.host.run(commands.make_dirs(self.layout.nginx_dir, self.layout.proxy_dir)).check(
+            "creating the proxy's directories"
+        )
+        self.host.write_file(self.layout.next_config, candidate)
+        self._written = candidate
+        config = f"{PROXY_CONFIG_DIR}/nginx.conf.next"
+        container = self._container()
+        if container is not None and not self.changes(container):
+            result = self.host.run(commands.nginx_test(str(container.name), config))
+        else:
+            nginx_dir = self.layout.nginx_dir
+            result = self.host.run(
+                commands.nginx_test_in_new_container(self.image, nginx_dir, config, self.volumes)
+            )
+            output = (result.stderr or result.stdout).strip()
+            if not result.ok and "nginx:" not in output and any(m in output for m in PULL_FAILURES):
+                last = output.splitlines()[-1] if output else "no output"
+                raise InputError(
+                    "proxy-image", f"{self.image} cannot be pulled on {self.host.name}: {last}",
+                    "Give an nginx image the server can pull (and log in to its registry there)",
+                )  # fmt: skip
+        if not result.ok:
+            raise nginx_test_failure(result.stderr or result.stdout)
+
+    def switch(self, candidate: bytes) -> None:
+        if self._written != candidate:
+            self.host.write_file(self.layout.next_config, candidate)
+        self.host.rename(self.layout.next_config, self.live_config)
+        container = self._container()
+        if container is None:
+            self._up()
+            return
+        changed = self.changes(container)
+        if changed:
+            self.report.warning(
+                f"recreating the proxy: {'; '.join(changed)} (connections open on it are dropped)"
+            )
+            self._up()
+            return
+        NginxProcess(container, self.report).reload()
+
+    def _up(self) -> None:
+        proxy_file = proxy_compose(self.image, self.layout.nginx_dir, self.app, self.volumes)
+        self.host.write_file(f"{self.layout.proxy_dir}/compose.yml", proxy_file.encode())
+        self.host.run(self.compose().up()).check("starting the nginx proxy")
+        deadline = time.monotonic() + RELOAD_TIMEOUT
+        for delay in backoff(0.05):
+            container = self._container()
+            if container is not None and nginx_workers(container) and not self.changes(container):
+                return
+            if time.monotonic() > deadline:
+                raise BluegreenError(
+                    f"the nginx proxy container did not start (see `docker logs {self.app}-proxy-nginx-1`)"
+                )
+            time.sleep(delay)
+
+    def restore(self, previous: bytes | None) -> None:
+        if previous is None:
+            self.host.run(self.compose().stop()).check("stopping the nginx proxy")
+            return
+        self.write_live(previous)
+        self.reload_if_running()
+
+    def discard(self) -> None:
+        self.host.run(commands.remove(self.layout.next_config))
+
+    def reload_if_running(self) -> None:
+        container = self._container()
+        if container is not None:
+            NginxProcess(container, self.report).reload()
+
+    def drain(self, timeout: float) -> None:
+        container = self._container()
+        if container is not None:
+            NginxProcess(container, self.report).drain(timeout)

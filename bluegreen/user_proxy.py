@@ -1,0 +1,168 @@
+"""An nginx container the user runs and keeps (`proxy-container`), loading `proxy-config-file`:
+bluegreen renders that file, validates it inside that container, swaps it, signals that container
+and waits for its workers. It never starts, stops or recreates the container.
+
+The file reaches the container through a bind mount of its directory (a rename on the host is
+seen inside) or of the file itself (the container keeps the file's inode, so a rename would be
+invisible: the content is rewritten in place instead).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bluegreen import commands
+from bluegreen.errors import BluegreenError, InputError
+from bluegreen.host import CommandResult, Host
+from bluegreen.progress import Reporter
+from bluegreen.proxy import NginxProcess, nginx_test_failure
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
+
+SWITCH_LOCK_WAIT = 120.0
+
+
+@dataclass(frozen=True)
+class ConfigMount:
+    """How the container sees the config file."""
+
+    path_inside: str
+    single_file: bool
+
+
+def config_mount(mounts: list[dict[str, Any]], config_file: str) -> ConfigMount | None:
+    """The bind mount through which the container sees config_file, if any (pure)."""
+    best: ConfigMount | None = None
+    best_length = -1
+    for mount in mounts:
+        source, destination = str(mount.get("Source", "")), str(mount.get("Destination", ""))
+        if not source or not destination:
+            continue
+        if source == config_file:
+            return ConfigMount(destination, single_file=True)
+        prefix = source.rstrip("/") + "/"
+        if config_file.startswith(prefix) and len(source) > best_length:
+            best = ConfigMount(posixpath.join(destination, config_file[len(prefix) :]), single_file=False)
+            best_length = len(source)
+    return best
+
+
+class UserProxy:
+    def __init__(
+        self, host: Host, container_name: str, config_file: str, lock_dir: str, report: Reporter
+    ) -> None:
+        self.host, self.container_name, self.report = host, container_name, report
+        self.live_config = config_file
+        self.lock_file = f"{lock_dir}/.proxy-{container_name}.lock"
+        """Apps behind the same nginx take turns to swap, test and reload."""
+        self._mount: ConfigMount | None = None
+
+    def _container(self) -> Container:
+        import docker.errors
+
+        try:
+            return self.host.docker().containers.get(self.container_name)
+        except docker.errors.NotFound:
+            raise InputError(
+                "proxy-container",
+                f"no container named {self.container_name!r} exists on {self.host.name}",
+                "Give the name of your running nginx container (`docker ps --format '{{.Names}}'`)",
+            ) from None
+
+    def check(self) -> None:
+        container = self._container()
+        if container.status != "running":
+            raise InputError(
+                "proxy-container",
+                f"{self.container_name} is {container.status}, not running",
+                "Start your nginx container (bluegreen never starts or recreates it)",
+            )
+        if not NginxProcess(container, self.report).is_nginx():
+            raise InputError(
+                "proxy-container",
+                f"{self.container_name} runs no nginx master process",
+                "Give the name of the container that runs nginx",
+            )
+        mount = config_mount(container.attrs.get("Mounts") or [], self.live_config)
+        if mount is None:
+            raise InputError(
+                "proxy-config-file",
+                f"{self.live_config} is not mounted into {self.container_name}",
+                "Give the host path of the config file your nginx container loads (a file or directory "
+                "it bind-mounts, e.g. /srv/nginx/conf.d/shop.conf)",
+            )
+        self._mount = mount
+
+    @property
+    def mount(self) -> ConfigMount:
+        if self._mount is None:
+            self.check()
+        assert self._mount is not None
+        return self._mount
+
+    def read_live(self) -> bytes | None:
+        return self.host.read_file(self.live_config)
+
+    def write_live(self, config: bytes) -> None:
+        if self.mount.single_file and self.read_live() is not None:
+            # The container holds the file's inode: a rename would not be seen, rewrite in place.
+            self.host.run(commands.overwrite(self.live_config), stdin=config).check(
+                f"writing {self.live_config}"
+            )
+        else:
+            self.host.write_file(self.live_config, config)
+
+    def validate(self, candidate: bytes) -> None:
+        """Included files cannot be tested alone: the candidate is tested in place, at the switch."""
+
+    def switch(self, candidate: bytes) -> None:
+        with self._turn():
+            previous = self.read_live()
+            self.write_live(candidate)
+            result = self.host.run(commands.nginx_test_in(self.container_name))
+            if not result.ok:
+                self._put_back(previous)
+                raise nginx_test_failure(result.stderr or result.stdout)
+            NginxProcess(self._container(), self.report).reload()
+
+    def _put_back(self, previous: bytes | None) -> None:
+        if previous is None:
+            self.host.run(commands.remove(self.live_config)).check(f"removing {self.live_config}")
+        else:
+            self.write_live(previous)
+
+    def restore(self, previous: bytes | None) -> None:
+        with self._turn():
+            self._put_back(previous)
+            NginxProcess(self._container(), self.report).reload()
+
+    def discard(self) -> None:
+        """Nothing was written before the switch."""
+
+    def reload_if_running(self) -> None:
+        container = self._container()
+        if container.status == "running":
+            NginxProcess(container, self.report).reload()
+
+    def drain(self, timeout: float) -> None:
+        NginxProcess(self._container(), self.report).drain(timeout)
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        held = self.host.hold(commands.take_lock(self.lock_file, SWITCH_LOCK_WAIT), commands.LOCK_ACQUIRED,
+                              SWITCH_LOCK_WAIT)  # fmt: skip
+        if isinstance(held, CommandResult):
+            raise BluegreenError(
+                f"another app's switch held {self.container_name} for {SWITCH_LOCK_WAIT:g} s "
+                f"({self.lock_file}); retry the deploy"
+            )
+        try:
+            yield
+        finally:
+            with suppress(OSError, EOFError):
+                held.close()
