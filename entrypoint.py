@@ -16,8 +16,10 @@ import time
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from bluegreen.deploy import Result
@@ -32,6 +34,7 @@ OUTPUTS = (
     "deployed-at",
     "deployed-by",
     "lock-holder",
+    "certificate-expires",
 )
 INPUT_PREFIX = "INPUT_"
 # Lines the runner would take as a workflow command: the `::cmd::` form and the older `##[cmd]`.
@@ -106,6 +109,7 @@ def result_outputs(result: Result, seconds: float) -> dict[str, str]:
         "deployed-at": result.deployed_at,
         "deployed-by": result.deployed_by,
         "lock-holder": result.lock_holder,
+        "certificate-expires": result.certificate_expires,
     }
 
 
@@ -148,6 +152,15 @@ def _fenced(text: str) -> str:
     return f"{fence}text\n{text.rstrip()}\n{fence}\n"
 
 
+def certificate_line(verify_url: str, expires: str, now: datetime) -> str:
+    """The summary's line on the TLS certificate the verification saw ("" when it saw none)."""
+    if not expires:
+        return ""
+    host = urlsplit(verify_url.strip()).hostname or "the site"
+    days = (datetime.strptime(expires, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) - now).days
+    return f"TLS certificate of {_code(host)}: expires {expires[:10]} ({days} days)"
+
+
 def summary_markdown(
     *,
     command_name: str,
@@ -160,6 +173,7 @@ def summary_markdown(
     seconds: float,
     phases: Sequence[PhaseRow],
     error: str = "",
+    certificate: str = "",
 ) -> str:
     """The job summary: what was deployed where, the colors, and every phase with its time."""
     lines = [
@@ -175,6 +189,8 @@ def summary_markdown(
         f"| Duration | {seconds:.1f} s |",
         "",
     ]
+    if certificate:
+        lines += [certificate, ""]
     if phases:
         lines += ["| Phase | Result | Seconds |", "|---|---|---:|"]
         for row in phases:
@@ -345,6 +361,9 @@ def main(environ: Mapping[str, str] | None = None, out: TextIO | None = None) ->
         seconds=seconds,
         phases=reporter.rows,
         error=outcome.message if isinstance(outcome, Failed) else "",
+        certificate=certificate_line(
+            raw.get("verify-url", ""), outputs.get("certificate-expires", ""), datetime.now(UTC)
+        ),
     )
     _append(env.get("GITHUB_OUTPUT"), outputs_text(outputs))
     _append(env.get("GITHUB_STEP_SUMMARY"), summary)

@@ -32,11 +32,13 @@ class _StreamConnection(http.client.HTTPConnection):
         return
 
 
-def http_get(open_stream: Callable[[], Stream], path: str, timeout: float) -> Answer:
+def http_get(
+    open_stream: Callable[[], Stream], path: str, timeout: float, host_header: str = "localhost"
+) -> Answer:
     """One GET on a fresh connection; raises OSError (or http.client errors) when it cannot."""
     stream = open_stream()
     stream.settimeout(timeout)
-    connection = _StreamConnection(stream, "localhost")
+    connection = _StreamConnection(stream, host_header)
     try:
         connection.request("GET", path, headers={"User-Agent": "bluegreen", "Connection": "close"})
         response = connection.getresponse()

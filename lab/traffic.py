@@ -8,15 +8,27 @@ Like browsers, curl and Go's net/http (RFC 9112 section 9.3.1), a client retries
 on a new connection, when a *reused* keep-alive connection is closed before any byte of the response
 arrived: the server closed an idle connection while the request was on its way, and the request was
 never processed. Those retries are counted (`retried`); every other error is a failure.
+
+The URL may be `https://host:port`: the certificate is not verified (the lab's are self-signed), and
+`server_name` sets the TLS server name (SNI) and the Host header, for a site such as
+`shop.lab.test` reached at 127.0.0.1. Redirects are never followed: a 301 counts as a failed request
+(its status is recorded); `get_once` reads one answer, a redirect included, for a separate check.
 """
 
 from __future__ import annotations
 
 import http.client
 import math
+import ssl
 import threading
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from bluegreen.tls import unverified_context
+
+CLOSED_CONNECTION = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ssl.SSLEOFError)
+"""How a keep-alive connection the server closed while a request was on its way shows."""
 
 
 @dataclass(frozen=True)
@@ -39,15 +51,75 @@ class Record:
         return (self.end - self.start) * 1000
 
 
+@dataclass(frozen=True)
+class Site:
+    """Where requests go: host and port to connect to, and for https the name the site goes by."""
+
+    host: str
+    port: int
+    tls: bool = False
+    server_name: str | None = None
+    """SNI and Host header; None: the URL's host (and for plain HTTP, http.client's own Host)."""
+
+    @classmethod
+    def of(cls, url: str, server_name: str | None = None) -> Site:
+        if "://" not in url:
+            url = f"http://{url}"
+        parts = urlsplit(url)
+        tls = parts.scheme == "https"
+        return cls(parts.hostname or "", parts.port or (443 if tls else 80), tls, server_name)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        if self.server_name is None:
+            return {}
+        default = 443 if self.tls else 80
+        return {"Host": self.server_name if self.port == default else f"{self.server_name}:{self.port}"}
+
+    def connection(self, timeout: float) -> http.client.HTTPConnection:
+        if not self.tls:
+            return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        return _TlsConnection(self.host, self.port, self.server_name or self.host, timeout)
+
+
+class _TlsConnection(http.client.HTTPSConnection):
+    """Connects to host:port; the TLS server name is `server_name` (http.client would use host)."""
+
+    def __init__(self, host: str, port: int, server_name: str, timeout: float) -> None:
+        self.tls_context = unverified_context()
+        super().__init__(host, port, timeout=timeout, context=self.tls_context)
+        self.server_name = server_name
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)
+        self.sock = self.tls_context.wrap_socket(self.sock, server_hostname=self.server_name)
+
+
+def get_once(
+    url: str, path: str = "/", server_name: str | None = None, timeout: float = 5.0
+) -> tuple[int, dict[str, str]]:
+    """One GET on a new connection: the status and headers (lower-case names), a redirect as is."""
+    site = Site.of(url, server_name)
+    connection = site.connection(timeout)
+    try:
+        connection.request("GET", path, headers=site.headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status, {name.lower(): value for name, value in response.getheaders()}
+    finally:
+        connection.close()
+
+
 class _Client:
-    def __init__(self, host: str, port: int, path: str, timeout: float, slow: bool) -> None:
-        self.host, self.port, self.path, self.timeout, self.slow = host, port, path, timeout, slow
+    def __init__(self, site: Site, path: str, timeout: float, slow: bool) -> None:
+        self.site, self.path, self.timeout, self.slow = site, path, timeout, slow
+        self.headers = site.headers
         self.connection: http.client.HTTPConnection | None = None
         self.used = False
 
     def _connect(self) -> http.client.HTTPConnection:
         if self.connection is None:
-            self.connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            self.connection = self.site.connection(self.timeout)
             self.used = False
         return self.connection
 
@@ -63,7 +135,7 @@ class _Client:
             reused = self.used
             connection = self._connect()
             try:
-                connection.request("GET", self.path)
+                connection.request("GET", self.path, headers=self.headers)
                 response = connection.getresponse()
                 response.read()
                 self.used = True
@@ -74,7 +146,7 @@ class _Client:
                     response.getheader("X-App-Color", ""), response.getheader("X-App-Version", ""),
                     self.slow, retried,
                 )  # fmt: skip
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+            except CLOSED_CONNECTION as exc:
                 self._drop()
                 if reused and not retried:
                     retried = True
@@ -97,10 +169,9 @@ class Traffic:
         slow_ms: int = 1000,
         timeout: float = 10.0,
         stagger: bool = False,
+        server_name: str | None = None,
     ) -> None:
-        host_port = url.split("://", 1)[-1].rstrip("/")
-        host, _, port = host_port.partition(":")
-        self.host, self.port = host, int(port or 80)
+        self.site = Site.of(url, server_name)
         self.clients, self.rate, self.slow_clients, self.slow_ms, self.timeout = (
             clients, rate, slow_clients, slow_ms, timeout,
         )  # fmt: skip
@@ -140,13 +211,13 @@ class Traffic:
         interval = self.clients / self.rate if self.rate else 0.0
         for i in range(self.clients):
             delay = interval * i / self.clients if self.stagger else 0.0
-            self._spawn(_Client(self.host, self.port, "/", self.timeout, slow=False), interval, delay)
+            self._spawn(_Client(self.site, "/", self.timeout, slow=False), interval, delay)
         slow_interval = 1.25 * self.slow_ms / 1000 if self.stagger else 0.0
         for i in range(self.slow_clients):
             path = f"/slow?ms={self.slow_ms}"
             delay = slow_interval * i / self.slow_clients
             self._spawn(
-                _Client(self.host, self.port, path, self.timeout + self.slow_ms / 1000, slow=True),
+                _Client(self.site, path, self.timeout + self.slow_ms / 1000, slow=True),
                 slow_interval,
                 delay,
             )

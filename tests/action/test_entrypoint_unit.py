@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -114,7 +115,14 @@ def test_result_outputs() -> None:
         "deployed-at": "2026-11-25T07:00:00Z",
         "deployed-by": "octocat (github run 42)",
         "lock-holder": "",
+        "certificate-expires": "",
     }
+    assert (
+        entrypoint.result_outputs(_result(certificate_expires="2027-01-31T12:00:00Z"), 1.0)[
+            "certificate-expires"
+        ]
+        == "2027-01-31T12:00:00Z"
+    )
     assert entrypoint.failure_outputs(2.04) == {"status": "failed", "duration-seconds": "2.0"}
 
 
@@ -192,6 +200,26 @@ def test_summary_of_a_deploy() -> None:
         "| ↳ verify | — | — |\n"
         "\n"
     )
+
+
+def test_summary_names_the_certificate_the_verification_saw() -> None:
+    now = datetime(2027, 1, 1, 12, 0, tzinfo=UTC)
+    line = entrypoint.certificate_line(" https://shop.example.com/health ", "2027-01-31T12:00:00Z", now)
+    assert line == "TLS certificate of `shop.example.com`: expires 2027-01-31 (30 days)"
+    assert entrypoint.certificate_line("", "", now) == ""
+    text = entrypoint.summary_markdown(
+        command_name="deploy",
+        app="shop",
+        host="h",
+        status="deployed",
+        before="blue",
+        after="green",
+        image="",
+        seconds=1.0,
+        phases=[],
+        certificate=line,
+    )
+    assert text.endswith(f"| Duration | 1.0 s |\n\n{line}\n\n")
 
 
 def test_summary_of_a_failure_quotes_the_error_safely() -> None:
