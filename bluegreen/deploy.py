@@ -49,7 +49,7 @@ from bluegreen.render import Route, render_nginx
 from bluegreen.state import State
 from bluegreen.untrusted_text import printable
 from bluegreen.user_proxy import UserProxy
-from bluegreen.verify import ProxyCheck
+from bluegreen.verify import UPSTREAM_HEADER, ProxyCheck
 
 SHARED = "shared"
 
@@ -118,6 +118,7 @@ class Deployment:
         self.check = ProxyCheck(Probe(host), reporter, config.http_port, config.health_path)
         self._compose_program: Future[tuple[str, ...]] | None = None
         self._touched_target = False
+        self._warned_header = False
         """Whether this run started (or recreated) the target's containers: only then are they its to undo."""
         self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bluegreen")
 
@@ -127,6 +128,7 @@ class Deployment:
     # ---- the commands -------------------------------------------------------------------
 
     def deploy(self) -> Result:
+        self._preflight()
         with self._locked():
             self._compose_program = self._background.submit(find_compose, self.host)  # while detecting
             with self.timer.phase("detect"):
@@ -141,11 +143,11 @@ class Deployment:
             return self._switch(Plan(target, live, state, release, "deployed"), candidate)
 
     def rollback(self) -> Result:
+        self._preflight()
         with self._locked():
             self._compose_program = self._background.submit(find_compose, self.host)
             with self.timer.phase("detect"):
                 state, live = self._detect()
-                check_owner(self.host.docker(), self.app, self.layout.app_dir)
                 self.live = live
                 target, release = self._rollback_target(state, live)
                 self.target = target
@@ -190,6 +192,13 @@ class Deployment:
 
     # ---- the steps ----------------------------------------------------------------------
 
+    def _preflight(self) -> None:
+        """What would make the switch impossible, refused before anything changes on the host."""
+        with self.timer.phase("preflight"):
+            self.host.check_tunnels(self.config.http_port)  # the health probes and verification
+            check_owner(self.host.docker(), self.app, self.layout.app_dir)
+            self.proxy.check()
+
     @contextmanager
     def _locked(self) -> Iterator[None]:
         holder = {"actor": self.actor, "since": now_iso(), "command": self.config.command}
@@ -202,9 +211,6 @@ class Deployment:
             lock.release()
 
     def _detect(self) -> tuple[State | None, str | None]:
-        if self.config.command != "status":  # fail before any change when the switch cannot work
-            self.host.check_tunnels(self.config.http_port)
-            self.proxy.check()
         state = self.records.state()
         recorded = state.active_color if state else None
         routed = routed_color(self._read_live_config())
@@ -291,6 +297,13 @@ class Deployment:
         rendered = render_nginx(
             self.config.nginx_template.read_text(), route, str(self.config.nginx_template)
         )
+        if UPSTREAM_HEADER not in rendered.lower() and not self._warned_header:
+            self._warned_header = True
+            self.report.warning(
+                "the nginx-template sets no X-Bluegreen-Upstream header: verification after the switch "
+                "only sees a 2xx, not that it came from the new color; add "
+                "`add_header X-Bluegreen-Upstream $upstream_addr always;` to the location"
+            )
         return mark_route(rendered, target)
 
     def _upload(self, target: str) -> Release:

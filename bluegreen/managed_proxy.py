@@ -50,7 +50,26 @@ class ManagedProxy:
         self._written: bytes | None = None
 
     def check(self) -> None:
-        """Nothing to refuse up front: a missing proxy is started at the switch."""
+        """The image the proxy will run is there, or can be pulled (a missing proxy is started at the
+        switch; a running one of another image is recreated there)."""
+        import docker.errors
+
+        container = self._container()
+        if container is not None and not self.changes(container):
+            return
+        client = self.host.docker()
+        try:
+            client.images.get(self.image)
+            return
+        except docker.errors.ImageNotFound:
+            pass
+        try:
+            client.images.pull(self.image)
+        except docker.errors.APIError as exc:
+            raise InputError(
+                "proxy-image", f"{self.image} cannot be pulled on {self.host.name} ({exc.explanation})",
+                "Give an nginx image the server can pull (and log in to its registry there)",
+            ) from None  # fmt: skip
 
     def _container(self) -> Container | None:
         return running_container(self.host.docker(), project_name(self.app, "proxy"))

@@ -272,6 +272,15 @@ class _Images:
         self._engine = engine
         self.removed: list[str] = []
 
+    def get(self, image: str) -> str:
+        """Every image is present on the fake engine (pulls are the compose commands' business)."""
+        self._engine.act("image-get", None)
+        return image
+
+    def pull(self, image: str, **kwargs: Any) -> str:
+        self._engine.act("image-pull", None)
+        return image
+
     def remove(self, image: str, **kwargs: Any) -> None:
         self._engine.act("image-remove", None)
         if any(c.image == image for c in self._engine.all):
