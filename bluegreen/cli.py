@@ -63,7 +63,14 @@ GROUPS: dict[str, tuple[str, ...]] = {
 UNGROUPED = "more"
 # The inputs each command reads; the others are accepted (one config file or set of flags serves
 # every command) but not shown in its --help.
-STATUS_INPUTS = (*GROUPS["connection"], "app-name", "remote-dir", "proxy-container", "proxy-config-file")
+STATUS_INPUTS = (
+    *GROUPS["connection"],
+    "app-name",
+    "remote-dir",
+    "proxy-container",
+    "proxy-config-file",
+    "verify-url",
+)
 NOT_FOR_ROLLBACK = ("compose-file", "image", "env", "shared-services")
 SECRET_HINTS = {
     "ssh-key": "--ssh-key-file",

@@ -115,7 +115,7 @@ class Deployment:
         self.records = Records(host, self.layout, reporter)
         self.proxy = self._make_proxy()
         self.gate = HealthGate(host, reporter, config.health_path, config.health_timeout, self._logs_hint)
-        self.check = ProxyCheck(Probe(host), reporter, config.http_port, config.health_path)
+        self.check = ProxyCheck.for_config(config, Probe(host), reporter)
         self._compose_program: Future[tuple[str, ...]] | None = None
         self._touched_target = False
         self._warned_header = False
@@ -178,6 +178,7 @@ class Deployment:
             lock_holder=holder,
             deployed_at=state.deployed_at if state and state.active_color == live else "",
             deployed_by=state.actor if state and state.active_color == live else "",
+            certificate_expires=self.check.certificate.expires if self.check.certificate else "",
         )
 
     def _recorded_ports(self) -> dict[str, int]:
@@ -403,6 +404,7 @@ class Deployment:
             phases=self.timer.phases,
             deployed_at=new_state.deployed_at,
             deployed_by=self.actor,
+            certificate_expires=self.check.certificate.expires if self.check.certificate else "",
         )
 
     def _bring_up(self, plan: Plan) -> None:
