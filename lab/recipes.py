@@ -63,8 +63,13 @@ class ImageRecipe:
         return f"bluegreen-lab/{self.name}:{digest}"
 
 
-# Payload images (pushed to the registry): the demo app and the proxy.
+# Payload images (pushed to the registry): the demo app and the proxy. The demo app's base has
+# Debian's nginx WITHOUT njs (so the lab keeps an nginx that cannot switch without a reload: the
+# demo image works as such a proxy); the proxy's base adds njs (libnginx-mod-http-js), whose module
+# is /usr/lib/nginx/modules/ngx_http_js_module.so.
 RUNTIME_TRIXIE = BaseRecipe("trixie-runtime", "trixie", ("python3", "nginx"))
+PROXY_TRIXIE = BaseRecipe("trixie-proxy", "trixie", ("nginx", "libnginx-mod-http-js"))
+NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so"
 # Infrastructure: compose v2 server and the registry.
 SERVER_TRIXIE = BaseRecipe(
     "trixie-server", "trixie", ("openssh-server", "docker-cli", "docker-compose", "docker-registry")
@@ -76,7 +81,7 @@ _SERVER_ARGS = {"DEPLOY_UID": str(DEPLOY_UID)}
 SERVER_V2 = ImageRecipe("server-v2", SERVER_TRIXIE, IMAGES_DIR / "server", _SERVER_ARGS)
 SERVER_V1 = ImageRecipe("server-v1", SERVER_BOOKWORM, IMAGES_DIR / "server", _SERVER_ARGS)
 REGISTRY = ImageRecipe("registry", SERVER_TRIXIE, IMAGES_DIR / "registry")
-NGINX = ImageRecipe("nginx", RUNTIME_TRIXIE, IMAGES_DIR / "nginx")
+NGINX = ImageRecipe("nginx", PROXY_TRIXIE, IMAGES_DIR / "nginx", {"NJS_MODULE": NJS_MODULE})
 
 _FLAVOURS = {"slow-start": "slow-start", "broken": "broken"}
 DEMO = {

@@ -4,6 +4,9 @@ GET /           200 {"version": ..., "color": ...} and headers X-App-Version, X-
 GET /health     200, or 503 during the first SLOW_START_SECONDS (flavour slow-start),
                 or always 500 (flavour broken)
 GET /slow?ms=N  sleeps N ms, then answers like GET /
+POST /echo, POST /
+                reads the whole body (Content-Length; 411 without one), then 200 with the JSON of
+                GET / plus "received": the body's length in bytes
 
 Environment: APP_VERSION, APP_FLAVOUR (normal | slow-start | broken), BLUEGREEN_COLOR,
 SLOW_START_SECONDS (default 8), APP_HOST (default 0.0.0.0, inside its container),
@@ -28,6 +31,7 @@ SLOW_START_SECONDS = float(os.environ.get("SLOW_START_SECONDS", "8"))
 HOST = os.environ.get("APP_HOST", "0.0.0.0")
 PORT = int(os.environ.get("APP_PORT", "8000"))
 MAX_SLEEP_MS = 600_000
+MAX_BODY_BYTES = 1 << 20
 STARTED = time.monotonic()
 
 
@@ -64,7 +68,28 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.answer(404, {"error": "not found"})
 
-    def answer(self, status: int, body: dict[str, str]) -> None:
+    def do_POST(self) -> None:
+        length_header = self.headers.get("Content-Length")
+        try:
+            length = int(length_header) if length_header is not None else -1
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY_BYTES:
+            # The body cannot be skipped safely: answer and close the connection.
+            self.close_connection = True
+            status = 411 if length_header is None else 400
+            self.answer(status, {"error": "a Content-Length up to 1 MiB is needed"})
+            return
+        received = len(self.rfile.read(length)) if length else 0
+        if received < length:
+            self.close_connection = True
+            return
+        if urlsplit(self.path).path in ("/", "/echo"):
+            self.answer(200, {"version": VERSION, "color": COLOR, "received": received})
+        else:
+            self.answer(404, {"error": "not found"})
+
+    def answer(self, status: int, body: dict[str, str | int]) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
