@@ -7,6 +7,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bluegreen.colors import COLORS
+from bluegreen.config import IMAGE
+from bluegreen.untrusted import printable
+
+MAX_STATE_BYTES = 64 * 1024
+MAX_TEXT = 300
 
 
 @dataclass(frozen=True)
@@ -23,17 +28,34 @@ class State:
 
     @classmethod
     def from_json(cls, raw: bytes) -> State | None:
-        """Parse a state file; anything unreadable counts as no state (the containers decide)."""
+        """Parse a state file; anything unreadable counts as no state (the containers decide).
+
+        The file is the server's word, so nothing in it is trusted: a field of the wrong type or
+        an unknown color counts as empty, and this never raises.
+        """
+        if len(raw) > MAX_STATE_BYTES:
+            return None
         try:
             data: Any = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             return None
         if not isinstance(data, dict) or data.get("active_color") not in COLORS:
             return None
-        fields = {k: str(data.get(k) or "") for k in ("previous_color", "image", "previous_image")}
+        active = str(data["active_color"])
+        previous = data.get("previous_color")
         return cls(
-            active_color=str(data["active_color"]),
-            deployed_at=str(data.get("deployed_at") or ""),
-            actor=str(data.get("actor") or ""),
-            **fields,
+            active_color=active,
+            previous_color=previous if previous in COLORS and previous != active else "",
+            image=_image(data.get("image")),
+            previous_image=_image(data.get("previous_image")),
+            deployed_at=_text(data.get("deployed_at")),
+            actor=_text(data.get("actor")),
         )
+
+
+def _image(value: object) -> str:
+    return value if isinstance(value, str) and IMAGE.fullmatch(value) else ""
+
+
+def _text(value: object) -> str:
+    return printable(value, MAX_TEXT).replace("\n", " ") if isinstance(value, str) else ""
