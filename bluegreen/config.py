@@ -18,6 +18,7 @@ from typing import Any
 import paramiko
 import yaml
 
+from bluegreen import envfile
 from bluegreen.bundle import Bundle, check_shared_services, parse_service_list, plan_bundle
 from bluegreen.colors import COLORS
 from bluegreen.errors import InputError
@@ -187,7 +188,9 @@ def load_private_key(text: str, passphrase: str) -> paramiko.PKey:
             raise InputError(
                 "ssh-key-passphrase", "is needed: the key is encrypted", "Set `ssh-key-passphrase`"
             ) from None
-        except (paramiko.SSHException, ValueError):
+        except Exception:
+            # Not this type, or damaged: a cut key makes paramiko raise SSHException, ValueError
+            # or IndexError depending on where it was cut. The next type may read it.
             continue
     if passphrase and _looks_encrypted(text):
         raise InputError("ssh-key-passphrase", "does not decrypt the key", "Check the passphrase secret")
@@ -213,9 +216,14 @@ ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def parse_app_env(text: str) -> tuple[tuple[str, str], ...]:
-    """`KEY=VALUE` lines (blank lines and # comments skipped). Errors never quote a value."""
+    """`KEY=VALUE` lines (blank lines and # comments skipped). Errors never quote a value.
+
+    A value is everything after the first `=` up to the end of its line (LF, or CRLF), exactly:
+    spaces, quotes, `$`, `#` and backslashes included (the env file is written to keep them).
+    """
     pairs: list[tuple[str, str]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         key, equals, value = line.partition("=")
@@ -228,13 +236,26 @@ def parse_app_env(text: str) -> tuple[tuple[str, str], ...]:
             )
         if "\0" in value:
             raise InputError("env", f"the value of {key} contains a NUL byte", "Remove it")
+        if not _is_unicode_text(value):
+            raise InputError("env", f"the value of {key} is not valid UTF-8 text", "Fix its encoding")
         pairs.append((key, value))
     return tuple(pairs)
 
 
-def env_file_text(pairs: tuple[tuple[str, str], ...]) -> str:
-    """The env file compose reads with `env_file:` (one KEY=VALUE per line, taken literally)."""
-    return "".join(f"{key}={value}\n" for key, value in pairs)
+def _is_unicode_text(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # lone surrogates, from bytes that were not UTF-8
+        return False
+    return True
+
+
+def env_file_text(pairs: tuple[tuple[str, str], ...], compose_v1: bool = False) -> str:
+    """The env file compose reads with `env_file:`: every value arrives byte for byte.
+
+    The quoting depends on which compose reads it (`docker-compose` 1.x when compose_v1).
+    """
+    return envfile.env_file_text(pairs, compose_v1)
 
 
 def _choice(values: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:

@@ -155,7 +155,23 @@ def test_every_input_has_a_description() -> None:
 def test_app_env_lines_become_an_env_file() -> None:
     pairs = parse_app_env("# database\nDB_URL=postgres://u:p@db/app?x=1\n\nEMPTY=\nSPACED = a b \n")
     assert pairs == (("DB_URL", "postgres://u:p@db/app?x=1"), ("EMPTY", ""), ("SPACED", " a b "))
-    assert env_file_text(pairs) == "DB_URL=postgres://u:p@db/app?x=1\nEMPTY=\nSPACED= a b \n"
+    assert env_file_text(pairs) == 'DB_URL="postgres://u:p@db/app?x=1"\nEMPTY=""\nSPACED=" a b "\n'
+
+
+def test_app_env_values_are_kept_exactly_to_the_end_of_their_line() -> None:
+    text = "A= s3cr3t$HOME\"q'x#y  \r\nB=a\rb\u2028c\x85d\nC=k=v # not a comment\n"
+    assert parse_app_env(text) == (
+        ("A", " s3cr3t$HOME\"q'x#y  "),
+        ("B", "a\rb\u2028c\x85d"),
+        ("C", "k=v # not a comment"),
+    )
+
+
+def test_app_env_value_that_is_not_utf8_is_refused_without_quoting_it() -> None:
+    with pytest.raises(InputError) as caught:
+        parse_app_env("TOKEN=abc\udcff\n")
+    assert caught.value.input_name == "env"
+    assert "TOKEN" in str(caught.value) and "abc" not in str(caught.value)
 
 
 @pytest.mark.parametrize("text", ["JUST_A_KEY", "1ABC=x", "A-B=x", "=value"])
