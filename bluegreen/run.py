@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import FrameType
 
-from bluegreen.config import parse_inputs
+from bluegreen.config import SECRET_INPUTS, parse_inputs
 from bluegreen.deploy import Result, run_command
+from bluegreen.envfile import quote_for_compose_v1, quote_for_compose_v2
 from bluegreen.errors import BluegreenError
 from bluegreen.progress import Reporter, Timer
+from bluegreen.redact import redact, secret_fragments
 from bluegreen.ssh import HostKeyCheck, connect
+from bluegreen.untrusted import printable
 
 
 class Cancelled(BluegreenError):
@@ -26,6 +29,16 @@ def _cancel(signum: int, frame: FrameType | None) -> None:
 
 
 def execute(raw_inputs: Mapping[str, str], reporter: Reporter, workspace: Path = Path(".")) -> Result:
+    """Run the command; every message and the final error are screened (see `Screen`)."""
+    screen = Screen(secrets_of(raw_inputs))
+    try:
+        return _execute(raw_inputs, ScreenedReporter(reporter, screen), workspace)
+    except BluegreenError as exc:
+        screen.error(exc)
+        raise
+
+
+def _execute(raw_inputs: Mapping[str, str], reporter: Reporter, workspace: Path) -> Result:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _cancel)
     config = parse_inputs(raw_inputs, workspace)
@@ -45,3 +58,53 @@ def execute(raw_inputs: Mapping[str, str], reporter: Reporter, workspace: Path =
         return run_command(config, host, reporter, timer)
     finally:
         host.close()
+
+
+def secrets_of(raw_inputs: Mapping[str, str]) -> list[str]:
+    """The secret inputs, each `env` value alone, and each value as written in the env file
+    (compose quotes what it cannot parse in that form)."""
+    secrets = [raw_inputs.get(name) or "" for name in SECRET_INPUTS]
+    for line in (raw_inputs.get("env") or "").split("\n"):
+        _, equals, value = line.partition("=")
+        if equals:
+            for written in (quote_for_compose_v2(value), quote_for_compose_v1(value)):
+                secrets += [value, written, written[1:-1]]
+    return secrets
+
+
+class Screen:
+    """The last line of defence before anything is shown: secrets become ***, then control
+    characters (text from the server may carry terminal escape sequences) are dropped."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self.fragments = secret_fragments(secrets)
+
+    def text(self, message: str) -> str:
+        return printable(redact(message, self.fragments), limit=20_000)
+
+    def error(self, exc: BluegreenError) -> None:
+        """Screen the error in place: its type and attributes stay, its texts are screened."""
+        exc.args = tuple(self.text(arg) if isinstance(arg, str) else arg for arg in exc.args)
+        for name, value in vars(exc).items():
+            if isinstance(value, str):
+                setattr(exc, name, self.text(value))
+
+
+class ScreenedReporter:
+    """A Reporter that passes every message through a Screen."""
+
+    def __init__(self, inner: Reporter, screen: Screen) -> None:
+        self.inner = inner
+        self.screen = screen
+
+    def phase_started(self, name: str) -> None:
+        self.inner.phase_started(self.screen.text(name))
+
+    def phase_ended(self, name: str, seconds: float, ok: bool) -> None:
+        self.inner.phase_ended(self.screen.text(name), seconds, ok)
+
+    def info(self, message: str) -> None:
+        self.inner.info(self.screen.text(message))
+
+    def warning(self, message: str) -> None:
+        self.inner.warning(self.screen.text(message))
