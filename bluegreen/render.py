@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import jinja2
+import jinja2.exceptions
+import jinja2.sandbox
 import yaml
 
 from bluegreen.errors import InputError
@@ -34,11 +36,18 @@ class Route:
 
 
 def render_nginx(template_text: str, route: Route, template_name: str = "nginx-template") -> str:
-    environment = jinja2.Environment(
+    # The sandbox: a template reaches the variables, not Python (no `cycler.__init__.__globals__`).
+    environment = jinja2.sandbox.SandboxedEnvironment(
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
     )
     try:
         return environment.from_string(template_text).render(route.variables())
+    except jinja2.exceptions.SecurityError as exc:
+        raise InputError(
+            "nginx-template",
+            f"{template_name} reaches outside its variables, which is not allowed ({exc})",
+            "Use only the template's variables and jinja2's filters",
+        ) from None
     except jinja2.UndefinedError as exc:
         known = ", ".join(route.variables())
         raise InputError(
@@ -53,6 +62,12 @@ def render_nginx(template_text: str, route: Route, template_name: str = "nginx-t
             "nginx-template",
             f"{template_name}{where} is not a valid jinja2 template ({exc})",
             "Fix the template's syntax",
+        ) from None
+    except Exception as exc:  # e.g. {{ 1/0 }}, or a range the sandbox refuses as too big
+        raise InputError(
+            "nginx-template",
+            f"{template_name} fails to render ({type(exc).__name__}: {exc})",
+            "Fix the expression it names",
         ) from None
 
 
