@@ -6,6 +6,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bluegreen.untrusted import printable
+
 
 class BluegreenError(Exception):
     """A failure the user can act on. The edge prints its message once and exits non-zero."""
@@ -63,7 +65,8 @@ class RemoteCommandError(BluegreenError):
 
     def __init__(self, what: str, command: str, exit_code: int, output: str) -> None:
         self.exit_code = exit_code
-        tail = "\n".join(output.strip().splitlines()[-15:])
+        # The output is the server's text: no escape sequence of it reaches a terminal or a log.
+        tail = printable("\n".join(output.strip().split("\n")[-15:]))
         detail = f"\n{tail}" if tail else ""
         super().__init__(f"{what} failed (exit {exit_code}): {command}{detail}")
 

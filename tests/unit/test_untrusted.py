@@ -5,6 +5,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bluegreen.errors import RemoteCommandError
 from bluegreen.untrusted import decode, printable
 
 HOSTILE_HOLDER = '{"actor": "x"}\x1b]0;pwned\x07\x1b[2J\x1b[H\rdeployed: shop live color green\x1b[0m'
@@ -45,3 +46,10 @@ def test_decode_never_raises(raw: bytes) -> None:
 
 def test_decode_keeps_valid_utf8_and_marks_the_rest() -> None:
     assert decode("héllo".encode() + b"\xff") == "héllo\ufffd"
+
+
+def test_a_remote_command_error_shows_the_servers_output_without_escape_sequences() -> None:
+    output = "pulling\n\x1b]0;pwned\x07\x1b[2Jerror: manifest unknown\r\n"
+    error = RemoteCommandError("pulling green", "docker compose pull", 1, output)
+    shown = "pulling green failed (exit 1): docker compose pull\npulling\nerror: manifest unknown"
+    assert str(error) == shown
