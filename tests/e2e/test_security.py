@@ -236,7 +236,7 @@ def test_app_env_reaches_the_containers_through_a_0600_file_and_no_log(
     result = run.expect_ok()
     color = result["active_color"]
     env_file = app.app_dir / color / "app.env"
-    assert env_file.read_text() == f"DATABASE_URL={secret_value}\n"
+    assert env_file.read_text() == f'DATABASE_URL="{secret_value}"\n'
     assert env_file.stat().st_mode & 0o777 == 0o600
     client = docker.from_env()
     (container,) = client.containers.list(filters={"label": f"com.docker.compose.project={app.name}-{color}"})
