@@ -7,7 +7,13 @@ connection and reconnects after an error.
 Like browsers, curl and Go's net/http (RFC 9112 section 9.3.1), a client retries a request once,
 on a new connection, when a *reused* keep-alive connection is closed before any byte of the response
 arrived: the server closed an idle connection while the request was on its way, and the request was
-never processed. Those retries are counted (`retried`); every other error is a failure.
+never processed. Those retries are counted (`retried`); every other error is a failure. With
+`retry=False` the clients never retry: such a request is a failure whose error names it
+(`closed-keepalive: RemoteDisconnected`). Either way `Record.closed_keepalive` tells the requests
+that met a keep-alive connection the server had closed from other errors.
+
+`post_clients` more clients send `POST /echo` with a small JSON body (keep-alive, paced like one
+fast client each, never retried: a POST is not idempotent); their records have `method` "POST".
 
 The URL may be `https://host:port`: the certificate is not verified (the lab's are self-signed), and
 `server_name` sets the TLS server name (SNI) and the Host header, for a site such as
@@ -18,6 +24,7 @@ The URL may be `https://host:port`: the certificate is not verified (the lab's a
 from __future__ import annotations
 
 import http.client
+import json
 import math
 import ssl
 import threading
@@ -29,6 +36,9 @@ from bluegreen.tls import unverified_context
 
 CLOSED_CONNECTION = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ssl.SSLEOFError)
 """How a keep-alive connection the server closed while a request was on its way shows."""
+CLOSED_KEEPALIVE = "closed-keepalive"
+"""Error prefix of a request that met a reused keep-alive connection the server had closed, and was
+not retried (`closed-keepalive: RemoteDisconnected`)."""
 
 
 @dataclass(frozen=True)
@@ -41,10 +51,17 @@ class Record:
     version: str
     slow: bool
     retried: bool
+    method: str = "GET"
 
     @property
     def ok(self) -> bool:
         return not self.error and 200 <= self.status < 300
+
+    @property
+    def closed_keepalive(self) -> bool:
+        """The request met a reused keep-alive connection closed by the server: retried (whatever
+        the retry's outcome), or not retried and failed with a `closed-keepalive` error."""
+        return self.retried or self.error.startswith(f"{CLOSED_KEEPALIVE}:")
 
     @property
     def latency_ms(self) -> float:
@@ -111,9 +128,21 @@ def get_once(
 
 
 class _Client:
-    def __init__(self, site: Site, path: str, timeout: float, slow: bool) -> None:
+    def __init__(
+        self,
+        site: Site,
+        path: str,
+        timeout: float,
+        slow: bool,
+        retry: bool = True,
+        method: str = "GET",
+        body: bytes | None = None,
+    ) -> None:
         self.site, self.path, self.timeout, self.slow = site, path, timeout, slow
+        self.retry, self.method, self.body = retry and method == "GET", method, body
         self.headers = site.headers
+        if body is not None:
+            self.headers = {**self.headers, "Content-Type": "application/json"}
         self.connection: http.client.HTTPConnection | None = None
         self.used = False
 
@@ -135,7 +164,7 @@ class _Client:
             reused = self.used
             connection = self._connect()
             try:
-                connection.request("GET", self.path, headers=self.headers)
+                connection.request(self.method, self.path, body=self.body, headers=self.headers)
                 response = connection.getresponse()
                 response.read()
                 self.used = True
@@ -144,17 +173,23 @@ class _Client:
                 return Record(
                     start, time.monotonic(), response.status, "",
                     response.getheader("X-App-Color", ""), response.getheader("X-App-Version", ""),
-                    self.slow, retried,
+                    self.slow, retried, self.method,
                 )  # fmt: skip
             except CLOSED_CONNECTION as exc:
                 self._drop()
-                if reused and not retried:
+                if reused and not retried and self.retry:
                     retried = True
                     continue
-                return Record(start, time.monotonic(), 0, type(exc).__name__, "", "", self.slow, retried)
+                error = type(exc).__name__
+                if reused and not retried:
+                    error = f"{CLOSED_KEEPALIVE}: {error}"
+                return self._failed(start, error, retried)
             except (OSError, http.client.HTTPException) as exc:
                 self._drop()
-                return Record(start, time.monotonic(), 0, type(exc).__name__, "", "", self.slow, retried)
+                return self._failed(start, type(exc).__name__, retried)
+
+    def _failed(self, start: float, error: str, retried: bool) -> Record:
+        return Record(start, time.monotonic(), 0, error, "", "", self.slow, retried, self.method)
 
 
 class Traffic:
@@ -170,11 +205,17 @@ class Traffic:
         timeout: float = 10.0,
         stagger: bool = False,
         server_name: str | None = None,
+        retry: bool = True,
+        post_clients: int = 0,
     ) -> None:
         self.site = Site.of(url, server_name)
         self.clients, self.rate, self.slow_clients, self.slow_ms, self.timeout = (
             clients, rate, slow_clients, slow_ms, timeout,
         )  # fmt: skip
+        # retry False: a reused keep-alive connection found closed is an error (`closed-keepalive:
+        # ...`), not retried. post_clients: clients sending POST /echo, each paced like one fast
+        # client (rate / clients per second), never retried.
+        self.retry, self.post_clients = retry, post_clients
         # stagger: spread the clients' first requests over one interval (fast) and one slow period
         # (slow clients are then paced too, one request per 1.25 x slow_ms), and keep each client in
         # its slot after an error or a late answer, so requests never bunch up: not in bursts, and
@@ -211,16 +252,22 @@ class Traffic:
         interval = self.clients / self.rate if self.rate else 0.0
         for i in range(self.clients):
             delay = interval * i / self.clients if self.stagger else 0.0
-            self._spawn(_Client(self.site, "/", self.timeout, slow=False), interval, delay)
+            self._spawn(_Client(self.site, "/", self.timeout, slow=False, retry=self.retry), interval, delay)
         slow_interval = 1.25 * self.slow_ms / 1000 if self.stagger else 0.0
         for i in range(self.slow_clients):
             path = f"/slow?ms={self.slow_ms}"
             delay = slow_interval * i / self.slow_clients
             self._spawn(
-                _Client(self.site, path, self.timeout + self.slow_ms / 1000, slow=True),
+                _Client(self.site, path, self.timeout + self.slow_ms / 1000, slow=True, retry=self.retry),
                 slow_interval,
                 delay,
             )
+        post_interval = max(self.clients, 1) / self.rate if self.rate else 0.0
+        for i in range(self.post_clients):
+            delay = post_interval * (i + 0.5) / self.post_clients if self.stagger else 0.0
+            body = json.dumps({"client": i, "note": "bluegreen lab traffic"}).encode()
+            client = _Client(self.site, "/echo", self.timeout, slow=False, method="POST", body=body)
+            self._spawn(client, post_interval, delay)
 
     def _spawn(self, client: _Client, interval: float, delay: float = 0.0) -> None:
         thread = threading.Thread(target=self._run, args=(client, interval, delay), daemon=True)
@@ -251,6 +298,6 @@ def describe_failures(records: list[Record], limit: int = 10) -> str:
     lines = [f"{len(bad)} of {len(records)} requests failed"]
     t0 = records[0].start if records else 0.0
     for record in bad[:limit]:
-        kind = "slow" if record.slow else "fast"
+        kind = "slow" if record.slow else "post" if record.method == "POST" else "fast"
         lines.append(f"  t={record.start - t0:7.3f}s {kind} status={record.status} error={record.error}")
     return "\n".join(lines)
