@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -100,3 +101,25 @@ def remove_all_but(directory: str, keep: str) -> list[str]:
     """Remove every entry of directory except the one named keep."""
     return ["find", directory, "-mindepth", "1", "-maxdepth", "1", "!", "-name", keep,
             "-exec", "rm", "-rf", "--", "{}", "+"]  # fmt: skip
+
+
+def _first_file_script(paths: Sequence[str]) -> str:
+    return (
+        "for f in "
+        + " ".join(shlex.quote(p) for p in paths)
+        + '; do [ -f "$f" ] && echo "$f" && exit 0; done; exit 1'
+    )
+
+
+def first_file_in(container: str, paths: Sequence[str]) -> list[str]:
+    """Print the first of paths that exists in a running container."""
+    return ["docker", "exec", container, "sh", "-c", _first_file_script(paths)]
+
+
+def first_file_in_image(image: str, paths: Sequence[str]) -> list[str]:
+    """Print the first of paths that exists in an image (a throwaway container)."""
+    return ["docker", "run", "--rm", "--entrypoint", "sh", image, "-c", _first_file_script(paths)]
+
+
+def nginx_config_dump(container: str) -> list[str]:
+    return ["docker", "exec", container, "nginx", "-T", "-q"]

@@ -12,6 +12,7 @@ import getpass
 import os
 import secrets
 import socket
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
 from bluegreen import commands
-from bluegreen.colors import FIRST_COLOR, live_color, mark_route, other, project_name, routed_color
+from bluegreen.colors import FIRST_COLOR, live_color, mark_route, other, project_name
 from bluegreen.commands import Compose
 from bluegreen.compose_program import find_compose
 from bluegreen.config import Config, env_file_text
@@ -43,9 +44,18 @@ from bluegreen.managed_proxy import ManagedProxy
 from bluegreen.overrides import app_network, project_override
 from bluegreen.owner import check_owner, claim
 from bluegreen.progress import Reporter, Timer
-from bluegreen.proxy import Proxy
+from bluegreen.proxy import Candidate, Proxy, Routing, wait_for_no_connections
 from bluegreen.records import Records, Release
 from bluegreen.render import Route, render_nginx
+from bluegreen.routing import (
+    SEAMLESS,
+    SEAMLESS_MARK,
+    SeamlessFiles,
+    active_file,
+    njs_module,
+    template_variables,
+    uses_seamless,
+)
 from bluegreen.state import State
 from bluegreen.untrusted_text import printable
 from bluegreen.user_proxy import UserProxy
@@ -68,6 +78,8 @@ class Result:
     deployed_at: str = ""
     deployed_by: str = ""
     certificate_expires: str = ""
+    switch_mode: str = ""
+    """`seamless` (njs picks the color per request: nothing reloaded) or `reload`."""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -119,6 +131,10 @@ class Deployment:
         self._compose_program: Future[tuple[str, ...]] | None = None
         self._touched_target = False
         self._warned_header = False
+        self._warned_template = False
+        self._seamless: SeamlessFiles | bool | None = None
+        """The proxy's seamless files once asked (False: the proxy cannot switch seamlessly)."""
+        self.switch_mode = ""
         """Whether this run started (or recreated) the target's containers: only then are they its to undo."""
         self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bluegreen")
 
@@ -137,6 +153,7 @@ class Deployment:
                 target = other(live) if live else FIRST_COLOR
                 self.live, self.target = live, target
                 self.report.info(f"live color: {live or 'none (first deploy)'}; deploying {target}")
+                self._find_switch_mode()
             candidate = self._render(target, live)
             with self.timer.phase("upload"):
                 release = self._upload(target)
@@ -152,6 +169,7 @@ class Deployment:
                 target, release = self._rollback_target(state, live)
                 self.target = target
                 self.report.info(f"live color: {live or 'none'}; rolling back to {target}")
+                self._find_switch_mode()
             candidate = self._render(target, live)
             return self._switch(Plan(target, live, state, release, "rolled-back"), candidate)
 
@@ -214,7 +232,7 @@ class Deployment:
     def _detect(self) -> tuple[State | None, str | None]:
         state = self.records.state()
         recorded = state.active_color if state else None
-        routed = routed_color(self._read_live_config())
+        routed = self._routed_color()
         running = running_colors(self.host.docker(), self.app)
         if self.config.command != "status":
             routed = self._settle_interrupted_switch(routed, recorded, running)
@@ -233,7 +251,8 @@ class Deployment:
                 f"an earlier run was interrupted during its switch: nginx serves {served}, its config "
                 f"file routes to {routed}; the file is put back to route to {served}"
             )
-            self.proxy.write_live(self._render(served, None).encode())
+            self._find_switch_mode()
+            self.proxy.settle(self._render(served, None))
             return served
         if served is None and routed and recorded and routed != recorded:
             self.report.warning(
@@ -248,19 +267,40 @@ class Deployment:
         if config.proxy_container:
             lock_dir = self.layout.app_dir.rsplit("/", 1)[0]
             return UserProxy(
-                self.host, config.proxy_container, config.proxy_config_file, lock_dir, self.report
+                self.host, self.app, config.proxy_container, config.proxy_config_file, lock_dir, self.report
             )
         return ManagedProxy(
             self.host, self.app, self.layout, config.proxy_image, config.proxy_volumes, self.report,
             self._proxy_compose,
         )  # fmt: skip
 
-    def _read_live_config(self) -> bytes | None:
+    def _routed_color(self) -> str | None:
         try:
-            return self.proxy.read_live()
+            return self.proxy.routed_color()
         except BluegreenError as exc:
             self.report.warning(f"the live nginx config is unreadable ({exc})")
             return None
+
+    def _routing(self) -> Routing:
+        try:
+            return self.proxy.routing()
+        except BluegreenError as exc:
+            raise BluegreenError(
+                f"the live nginx config cannot be read, so nothing was switched: {exc}"
+            ) from None
+
+    def _find_switch_mode(self) -> None:
+        """Seamless (njs picks the color per request) where the proxy and the template allow it."""
+        if self._seamless is not None:
+            return
+        files = self.proxy.seamless_files()
+        self._seamless = files or False
+        if files is None:
+            self.report.warning(
+                "the proxy's nginx has no njs module (ngx_http_js_module): switching with a reload, which "
+                "closes keep-alive connections idle at that moment. Use an nginx with njs (Debian: "
+                "libnginx-mod-http-js; the official nginx image has it) to switch without closing any"
+            )
 
     def _rollback_target(self, state: State | None, live: str | None) -> tuple[str, Release]:
         """The color the last completed deploy replaced, still kept; refused when that cannot be."""
@@ -286,7 +326,8 @@ class Deployment:
             )
         return target, release
 
-    def _render(self, target: str, live: str | None) -> str:
+    def _render(self, target: str, live: str | None) -> Candidate:
+        files = self._seamless if isinstance(self._seamless, SeamlessFiles) else None
         route = Route(
             app_name=self.app,
             active_color=target,
@@ -294,6 +335,7 @@ class Deployment:
             upstream_host="127.0.0.1",
             upstream_port=self.config.ports[target],
             listen_port=self.config.http_port,
+            switch_variables=template_variables(self.app, self.config.ports, target, files),
         )
         rendered = render_nginx(
             self.config.nginx_template.read_text(), route, str(self.config.nginx_template)
@@ -305,7 +347,19 @@ class Deployment:
                 "only sees a 2xx, not that it came from the new color; add "
                 "`add_header X-Bluegreen-Upstream $upstream_addr always;` to the location"
             )
-        return mark_route(rendered, target)
+        if files is None or not uses_seamless(rendered):
+            if files is not None and not self._warned_template:
+                self._warned_template = True
+                self.report.info(
+                    "the nginx-template does not use bluegreen_upstreams / bluegreen_backend: switching "
+                    "with a reload (see templates/nginx.conf.j2 for a template that switches seamlessly)"
+                )
+            return Candidate(mark_route(rendered, target).encode())
+        return Candidate(
+            (SEAMLESS_MARK + rendered).encode(),
+            js=njs_module(self.app, files.active_path).encode(),
+            active=active_file(self.app, target),
+        )
 
     def _upload(self, target: str) -> Release:
         """The color's files, in a directory of this release's own."""
@@ -349,13 +403,13 @@ class Deployment:
             env["BLUEGREEN_IMAGE"] = self.config.image
         return env
 
-    def _switch(self, plan: Plan, candidate: str) -> Result:
+    def _switch(self, plan: Plan, candidate: Candidate) -> Result:
         target, live = plan.target, plan.live
         project = project_name(self.app, target)
         replaced_images = project_images(self.host.docker(), project) if plan.outcome == "deployed" else set()
         try:
             # nginx -t does not need the new color: it runs while the new color starts.
-            validation = self._background.submit(self.proxy.validate, candidate.encode())
+            validation = self._background.submit(self.proxy.validate, candidate)
             with self.timer.phase("start"):
                 self._bring_up(plan)
             with self.timer.phase("health"):
@@ -372,14 +426,20 @@ class Deployment:
             self._abandon(plan)
             raise
 
-        previous_config = self._read_live_config()
+        previous = self._routing()
         try:
             with self.timer.phase("switch"):
-                self.proxy.switch(candidate.encode())
+                self.proxy.switch(candidate)
+                self.switch_mode = candidate.mode
+                self.report.info(
+                    "switched seamlessly (no reload)"
+                    if candidate.mode == SEAMLESS
+                    else "switched with a reload"
+                )
             with self.timer.phase("verify"):
                 self.check.expect_upstream(self.config.ports[target])
         except BaseException as exc:
-            self._switch_back(previous_config, plan, exc)
+            self._switch_back(previous, plan, exc)
             raise
 
         self.live = target  # verified: from here on the target serves, whatever happens next
@@ -405,6 +465,7 @@ class Deployment:
             deployed_at=new_state.deployed_at,
             deployed_by=self.actor,
             certificate_expires=self.check.certificate.expires if self.check.certificate else "",
+            switch_mode=self.switch_mode,
         )
 
     def _bring_up(self, plan: Plan) -> None:
@@ -435,7 +496,11 @@ class Deployment:
             if plan.live:
                 step = "drain"
                 with self.timer.phase("drain"):
+                    started = time.monotonic()
                     self.proxy.drain(self.config.drain_timeout)
+                    if self.switch_mode == SEAMLESS:
+                        left = max(self.config.drain_timeout - (time.monotonic() - started), 0.5)
+                        wait_for_no_connections(self.host, self.config.ports[plan.live], left, self.report)
                 step = "stop-old"
                 with self.timer.phase("stop-old"):
                     if plan.live == plan.target:  # never stop the color just switched to
@@ -468,10 +533,10 @@ class Deployment:
         except Exception as exc:
             self.report.warning(f"could not take {plan.target} away again: {exc}")
 
-    def _switch_back(self, previous_config: bytes | None, plan: Plan, cause: BaseException) -> None:
+    def _switch_back(self, previous: Routing, plan: Plan, cause: BaseException) -> None:
         self.report.warning("switching nginx back to the previous config")
         try:
-            self.proxy.restore(previous_config)
+            self.proxy.restore(previous)
         except BaseException as exc:
             self.live = self.check.serving_color(self.config.ports)
             raise BluegreenError(

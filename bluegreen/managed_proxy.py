@@ -17,8 +17,16 @@ from bluegreen.health import backoff
 from bluegreen.host import Host
 from bluegreen.layout import Layout
 from bluegreen.progress import Reporter
-from bluegreen.proxy import RELOAD_TIMEOUT, NginxProcess, nginx_test_failure
+from bluegreen.proxy import (
+    RELOAD_TIMEOUT,
+    Candidate,
+    NginxProcess,
+    Routing,
+    nginx_test_failure,
+    routed_color_of,
+)
 from bluegreen.render import PROXY_CONFIG_DIR, proxy_compose
+from bluegreen.routing import NJS_MODULE_PATHS, SEAMLESS, SeamlessFiles
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -74,11 +82,46 @@ class ManagedProxy:
     def _container(self) -> Container | None:
         return running_container(self.host.docker(), project_name(self.app, "proxy"))
 
-    def read_live(self) -> bytes | None:
-        return self.host.read_file(self.live_config)
+    @property
+    def js_file(self) -> str:
+        return f"{self.layout.nginx_dir}/bluegreen.js"
 
-    def write_live(self, config: bytes) -> None:
-        self.host.write_file(self.live_config, config)
+    @property
+    def active_file(self) -> str:
+        return f"{self.layout.nginx_dir}/active"
+
+    def seamless_files(self) -> SeamlessFiles | None:
+        """Seamless when the image the proxy runs (or will run) has njs."""
+        container = self._container()
+        if container is not None and not self.changes(container):
+            found = self.host.run(commands.first_file_in(str(container.name), NJS_MODULE_PATHS))
+        else:
+            found = self.host.run(commands.first_file_in_image(self.image, NJS_MODULE_PATHS))
+        module = found.stdout.strip() if found.ok else ""
+        if not module:
+            return None
+        return SeamlessFiles(
+            js_path=f"{PROXY_CONFIG_DIR}/bluegreen.js",
+            active_path=f"{PROXY_CONFIG_DIR}/active",
+            module_path=module,
+        )
+
+    def routing(self) -> Routing:
+        return Routing(self.host.read_file(self.live_config), self.host.read_file(self.active_file))
+
+    def routed_color(self) -> str | None:
+        return routed_color_of(self.routing(), self.app)
+
+    def settle(self, candidate: Candidate) -> None:
+        self._write_aside(candidate)
+        self.host.write_file(self.live_config, candidate.config)
+
+    def _write_aside(self, candidate: Candidate) -> None:
+        """The njs module and the active-color file: read by nginx at load and per request."""
+        if candidate.js is not None and self.host.read_file(self.js_file) != candidate.js:
+            self.host.write_file(self.js_file, candidate.js)
+        if candidate.active is not None:
+            self.host.write_file(self.active_file, candidate.active)
 
     def changes(self, container: Container) -> list[str]:
         """How the running proxy differs from what the inputs ask for."""
@@ -97,14 +140,16 @@ class ManagedProxy:
             found.append(f"proxy-volumes asks for {asked}, the proxy mounts {has}")
         return found
 
-    def validate(self, candidate: bytes) -> None:
+    def validate(self, candidate: Candidate) -> None:
         """`nginx -t` of the candidate: in the running proxy, or, before it runs or when its image or
         volumes change, in a throwaway container of the image the proxy will run."""
         self.host.run(commands.make_dirs(self.layout.nginx_dir, self.layout.proxy_dir)).check(
             "creating the proxy's directories"
         )
-        self.host.write_file(self.layout.next_config, candidate)
-        self._written = candidate
+        if candidate.js is not None and self.host.read_file(self.js_file) != candidate.js:
+            self.host.write_file(self.js_file, candidate.js)  # nginx reads it at load, not per request
+        self.host.write_file(self.layout.next_config, candidate.config)
+        self._written = candidate.config
         config = f"{PROXY_CONFIG_DIR}/nginx.conf.next"
         container = self._container()
         if container is not None and not self.changes(container):
@@ -124,11 +169,21 @@ class ManagedProxy:
         if not result.ok:
             raise nginx_test_failure(result.stderr or result.stdout)
 
-    def switch(self, candidate: bytes) -> None:
-        if self._written != candidate:
-            self.host.write_file(self.layout.next_config, candidate)
-        self.host.rename(self.layout.next_config, self.live_config)
+    def switch(self, candidate: Candidate) -> None:
         container = self._container()
+        unchanged = container is not None and not self.changes(container)
+        if (
+            candidate.mode == SEAMLESS
+            and unchanged
+            and self.host.read_file(self.live_config) == candidate.config
+        ):
+            self._write_aside(candidate)  # nginx reads the active color per request: no reload
+            self.discard()
+            return
+        if self._written != candidate.config:
+            self.host.write_file(self.layout.next_config, candidate.config)
+        self._write_aside(candidate)
+        self.host.rename(self.layout.next_config, self.live_config)
         if container is None:
             self._up()
             return
@@ -156,12 +211,15 @@ class ManagedProxy:
                 )
             time.sleep(delay)
 
-    def restore(self, previous: bytes | None) -> None:
-        if previous is None:
+    def restore(self, routing: Routing) -> None:
+        if routing.config is None:
             self.host.run(self.compose().stop()).check("stopping the nginx proxy")
             return
-        self.write_live(previous)
-        self.reload_if_running()
+        if routing.active is not None:
+            self.host.write_file(self.active_file, routing.active)
+        if self.host.read_file(self.live_config) != routing.config:
+            self.host.write_file(self.live_config, routing.config)
+            self.reload_if_running()
 
     def discard(self) -> None:
         self.host.run(commands.remove(self.layout.next_config))

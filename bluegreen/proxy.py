@@ -12,17 +12,44 @@ wait until the old workers have finished their requests and exited.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from bluegreen.colors import routed_color
 from bluegreen.containers import nginx_workers
 from bluegreen.errors import BluegreenError
 from bluegreen.health import backoff
+from bluegreen.host import Host
 from bluegreen.progress import Reporter
+from bluegreen.routing import RELOAD, SEAMLESS, SEAMLESS_MARK, SeamlessFiles, color_of_active_file
+from bluegreen.tcp_table import established_to
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
 
 RELOAD_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What a switch makes nginx serve: the config, and in seamless mode the njs module and the
+    active-color file (reload mode: both None)."""
+
+    config: bytes
+    js: bytes | None = None
+    active: bytes | None = None
+
+    @property
+    def mode(self) -> str:
+        return SEAMLESS if self.active is not None else RELOAD
+
+
+@dataclass(frozen=True)
+class Routing:
+    """What routes now: the live config file and the active-color file, as they are on the host."""
+
+    config: bytes | None
+    active: bytes | None = None
 
 
 class Proxy(Protocol):
@@ -32,26 +59,33 @@ class Proxy(Protocol):
     def check(self) -> None:
         """Refuse a proxy that cannot work, before anything changes on the host."""
 
-    def read_live(self) -> bytes | None: ...
+    def seamless_files(self) -> SeamlessFiles | None:
+        """Where the njs module and the active-color file go, if this proxy can switch seamlessly."""
 
-    def write_live(self, config: bytes) -> None:
-        """Replace the live file so that nginx sees the new content at its next reload."""
+    def routing(self) -> Routing: ...
 
-    def validate(self, candidate: bytes) -> None:
+    def routed_color(self) -> str | None:
+        """The color the files route to (the config's mark, or the active-color file)."""
+
+    def settle(self, candidate: Candidate) -> None:
+        """Write the files so that they say what nginx serves already; no reload."""
+
+    def validate(self, candidate: Candidate) -> None:
         """Check a candidate config while the new color starts (`nginx -t`), where the proxy can."""
 
-    def switch(self, candidate: bytes) -> None:
-        """Make nginx serve the candidate: the swap, the last validation, the reload."""
+    def switch(self, candidate: Candidate) -> None:
+        """Make nginx serve the candidate: the swap, the last validation, a reload if needed."""
 
-    def restore(self, previous: bytes | None) -> None:
-        """Put the previous config back and make nginx serve it (a switch-back)."""
+    def restore(self, routing: Routing) -> None:
+        """Put the previous files back and make nginx serve them (a switch-back)."""
 
     def discard(self) -> None:
         """Forget a candidate that will not be switched to."""
 
     def reload_if_running(self) -> None: ...
 
-    def drain(self, timeout: float) -> None: ...
+    def drain(self, timeout: float) -> None:
+        """Wait until nginx workers of an old config have finished their requests."""
 
 
 class NginxProcess:
@@ -107,3 +141,35 @@ def nginx_test_failure(output: str) -> BluegreenError:
         f"nginx rejected the rendered config (nginx -t), nothing was switched:\n{output.strip()}\n"
         "Fix the nginx-template"
     )
+
+
+def wait_for_no_connections(host: Host, port: int, timeout: float, report: Reporter) -> None:
+    """Seamless drain: wait until no connection to 127.0.0.1:port is open on the host (nginx's pool
+    lets idle ones go within its keepalive_timeout; a request in flight keeps its own open)."""
+    deadline = time.monotonic() + timeout
+    zero_in_a_row = 0
+    time.sleep(0.3)  # a request that picked the old color just before the switch has connected by now
+    for delay in backoff(0.1, 1.5, 0.3):
+        tables = [host.read_file(path, limit=16 * 1024 * 1024) or b"" for path in TCP_TABLES]
+        open_now = sum(established_to(port, table.decode(errors="replace")) for table in tables)
+        zero_in_a_row = zero_in_a_row + 1 if open_now == 0 else 0
+        if zero_in_a_row >= 2:
+            return
+        if time.monotonic() + delay > deadline:
+            report.warning(
+                f"{open_now} connection(s) to the old color (port {port}) still open after {timeout:g} s "
+                "(drain-timeout); stopping it anyway"
+            )
+            return
+        time.sleep(delay)
+
+
+TCP_TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
+
+
+def routed_color_of(routing: Routing, app_name: str) -> str | None:
+    """The color the files route to: a reload-mode config names it; a seamless one defers to the
+    active-color file."""
+    if routing.config is not None and routing.config.startswith(SEAMLESS_MARK.encode()):
+        return color_of_active_file(app_name, routing.active)
+    return routed_color(routing.config)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import jinja2
 import jinja2.exceptions
@@ -10,6 +11,7 @@ import jinja2.sandbox
 import yaml
 
 from bluegreen.errors import InputError
+from bluegreen.routing import template_variables
 
 
 @dataclass(frozen=True)
@@ -22,8 +24,18 @@ class Route:
     upstream_host: str
     upstream_port: int
     listen_port: int
+    switch_variables: Mapping[str, str] = field(default_factory=dict)
+    """bluegreen_main, bluegreen_upstreams, bluegreen_backend (routing.template_variables); when
+    empty, their reload-mode values."""
 
     def variables(self) -> dict[str, object]:
+        switch = self.switch_variables or template_variables(
+            self.app_name,
+            {self.active_color: self.upstream_port},
+            self.active_color,
+            None,
+            self.upstream_host,
+        )
         return {
             "app_name": self.app_name,
             "active_color": self.active_color,
@@ -32,6 +44,7 @@ class Route:
             "upstream_port": self.upstream_port,
             "upstream": f"{self.upstream_host}:{self.upstream_port}",
             "listen_port": self.listen_port,
+            **switch,
         }
 
 

@@ -19,7 +19,8 @@ from bluegreen import commands
 from bluegreen.errors import BluegreenError, InputError
 from bluegreen.host import CommandResult, Host
 from bluegreen.progress import Reporter
-from bluegreen.proxy import NginxProcess, nginx_test_failure
+from bluegreen.proxy import Candidate, NginxProcess, Routing, nginx_test_failure, routed_color_of
+from bluegreen.routing import SEAMLESS, SeamlessFiles
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -54,10 +55,14 @@ def config_mount(mounts: list[dict[str, Any]], config_file: str) -> ConfigMount 
 
 class UserProxy:
     def __init__(
-        self, host: Host, container_name: str, config_file: str, lock_dir: str, report: Reporter
+        self, host: Host, app: str, container_name: str, config_file: str, lock_dir: str, report: Reporter
     ) -> None:
-        self.host, self.container_name, self.report = host, container_name, report
+        self.host, self.app, self.container_name, self.report = host, app, container_name, report
         self.live_config = config_file
+        directory = posixpath.dirname(config_file)
+        self.js_file = f"{directory}/.bluegreen-{app}.js"
+        self.active_file = f"{directory}/.bluegreen-{app}.active"
+        """Beside the config file, in the directory the container mounts (hidden: no *.conf match)."""
         self.lock_file = f"{lock_dir}/.proxy-{container_name}.lock"
         """Apps behind the same nginx take turns to swap, test and reload."""
         self._mount: ConfigMount | None = None
@@ -105,8 +110,38 @@ class UserProxy:
         assert self._mount is not None
         return self._mount
 
+    def seamless_files(self) -> SeamlessFiles | None:
+        """Seamless when the container sees the config's directory (not a single-file mount) and
+        its nginx loads njs (the user's nginx.conf does: `load_module`, or Debian's modules-enabled)."""
+        if self.mount.single_file:
+            return None
+        dump = self.host.run(commands.nginx_config_dump(self.container_name))
+        if not dump.ok or "ngx_http_js_module" not in dump.stdout:
+            return None
+        inside = posixpath.dirname(self.mount.path_inside)
+        return SeamlessFiles(
+            js_path=f"{inside}/{posixpath.basename(self.js_file)}",
+            active_path=f"{inside}/{posixpath.basename(self.active_file)}",
+        )
+
     def read_live(self) -> bytes | None:
         return self.host.read_file(self.live_config)
+
+    def routing(self) -> Routing:
+        return Routing(self.read_live(), self.host.read_file(self.active_file))
+
+    def routed_color(self) -> str | None:
+        return routed_color_of(self.routing(), self.app)
+
+    def settle(self, candidate: Candidate) -> None:
+        self._write_aside(candidate)
+        self.write_live(candidate.config)
+
+    def _write_aside(self, candidate: Candidate) -> None:
+        if candidate.js is not None and self.host.read_file(self.js_file) != candidate.js:
+            self.host.write_file(self.js_file, candidate.js)
+        if candidate.active is not None:
+            self.host.write_file(self.active_file, candidate.active)
 
     def write_live(self, config: bytes) -> None:
         if self.mount.single_file and self.read_live() is not None:
@@ -117,29 +152,37 @@ class UserProxy:
         else:
             self.host.write_file(self.live_config, config)
 
-    def validate(self, candidate: bytes) -> None:
+    def validate(self, candidate: Candidate) -> None:
         """Included files cannot be tested alone: the candidate is tested in place, at the switch."""
 
-    def switch(self, candidate: bytes) -> None:
+    def switch(self, candidate: Candidate) -> None:
         with self._turn():
-            previous = self.read_live()
-            self.write_live(candidate)
+            previous = self.routing()
+            if candidate.mode == SEAMLESS and previous.config == candidate.config:
+                self._write_aside(candidate)  # nginx reads the active color per request: no reload
+                return
+            self._write_aside(candidate)
+            self.write_live(candidate.config)
             result = self.host.run(commands.nginx_test_in(self.container_name))
             if not result.ok:
                 self._put_back(previous)
                 raise nginx_test_failure(result.stderr or result.stdout)
             NginxProcess(self._container(), self.report).reload()
 
-    def _put_back(self, previous: bytes | None) -> None:
-        if previous is None:
+    def _put_back(self, routing: Routing) -> None:
+        if routing.active is not None:
+            self.host.write_file(self.active_file, routing.active)
+        if routing.config is None:
             self.host.run(commands.remove(self.live_config)).check(f"removing {self.live_config}")
         else:
-            self.write_live(previous)
+            self.write_live(routing.config)
 
-    def restore(self, previous: bytes | None) -> None:
+    def restore(self, routing: Routing) -> None:
         with self._turn():
-            self._put_back(previous)
-            NginxProcess(self._container(), self.report).reload()
+            config_changed = self.read_live() != routing.config
+            self._put_back(routing)
+            if config_changed:
+                NginxProcess(self._container(), self.report).reload()
 
     def discard(self) -> None:
         """Nothing was written before the switch."""

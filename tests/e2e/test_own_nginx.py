@@ -9,6 +9,7 @@ owned by the deploy user, as on a real server.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -144,7 +145,8 @@ def blog_site(lab: dict[str, Any], tmp_path: Path) -> Iterator[Site]:
     app = App(lab, name=name, http_port=18940, blue_port=18941, green_port=18942, workspace=tmp_path)
     reset(app)
     site_dir = Path(app.remote_dir) / "encore-site"
-    (site_dir / "letsencrypt").mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(site_dir, ignore_errors=True)
+    (site_dir / "letsencrypt").mkdir(parents=True)
     lets_encrypt(site_dir / "letsencrypt", server_name)
     template = blog_template(https_port, server_name, name)
     (site_dir / "nginx.conf").write_text(template.replace("{{ upstream_port }}", "18941").replace(
@@ -215,7 +217,8 @@ def test_the_blogs_setup_deploys_over_tls_through_its_own_nginx_losing_nothing(
 
 
 def conf_d_nginx(lab: dict[str, Any], root: Path) -> Any:
-    (root / "conf.d").mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "conf.d").mkdir(parents=True)
     (root / "nginx.conf").write_text(
         "events { worker_connections 1024; }\nhttp { access_log off; include /etc/nginx/conf.d/*.conf; }\n"
     )
@@ -303,9 +306,9 @@ def test_managed_proxy_serves_tls_with_proxy_volumes(lab: dict[str, Any], tmp_pa
     app = App(lab, name="managedtls", http_port=18980, blue_port=18981, green_port=18982, workspace=tmp_path)
     reset(app)
     certs = Path(app.remote_dir) / "managedtls-certs"
-    certs.mkdir(parents=True, exist_ok=True)
-    if not (certs / "live").exists():
-        lets_encrypt(certs, server_name)
+    shutil.rmtree(certs, ignore_errors=True)
+    certs.mkdir(parents=True)
+    lets_encrypt(certs, server_name)
     owned_by_deploy(certs)
     template = blog_template(https_port, server_name, "managedtls").replace(
         "events {", "pid /tmp/nginx-managedtls.pid;\nevents {"

@@ -498,6 +498,8 @@ class FakeHost:
             return CommandResult(argv, 1, "", "") if self.lock_taken_by_other else ok
         if argv[:2] in (("docker", "exec"), ("docker", "run")) and argv[-5:-3] == ("nginx", "-t"):
             return ok
+        if argv[:2] in (("docker", "exec"), ("docker", "run")) and "ngx_http_js_module.so" in argv[-1]:
+            return CommandResult(argv, 1, "", "")  # the fake's nginx has no njs: reload mode
         compose = parse_compose(argv)
         if compose == ("version",):
             return CommandResult(argv, 0, "Docker Compose version v2.29.7\n", "")

@@ -1,0 +1,113 @@
+"""How nginx picks the color, in either switch mode (pure: text in, text out).
+
+- reload: the config names the live color's port; a switch rewrites it and reloads nginx. At a
+  reload nginx's old workers close their idle keep-alive client connections.
+- seamless: the config defines both colors as upstreams, and njs (`js_set`) reads which one to use
+  from a small file on every request; a switch rewrites that file and nothing else, so nginx is not
+  reloaded and no connection is closed. The config changes (and nginx reloads) only when the
+  template or the ports change.
+
+A template opts in by using `bluegreen_upstreams` (in `http {}`), `bluegreen_backend` (after
+`proxy_pass http://`) and, for a whole nginx.conf, `bluegreen_main` (main context: loads njs).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from bluegreen.colors import COLORS
+
+SEAMLESS, RELOAD = "seamless", "reload"
+UPSTREAM_IDLE_TIMEOUT = "1s"
+"""How long nginx keeps an idle connection to a color: after a switch the old color's pool empties
+within it, which is what the drain waits for."""
+NJS_MODULE_PATHS = (
+    "/usr/lib/nginx/modules/ngx_http_js_module.so",  # Debian, Ubuntu (libnginx-mod-http-js)
+    "/etc/nginx/modules/ngx_http_js_module.so",  # the official nginx image
+    "/usr/lib64/nginx/modules/ngx_http_js_module.so",  # Fedora, RHEL
+)
+TEMPLATE_MARK = "$bluegreen_"
+SEAMLESS_MARK = "# bluegreen-switch: seamless (the active color is in the active-color file)\n"
+"""The first line of a seamless config, instead of the color a reload-mode config names."""
+
+
+@dataclass(frozen=True)
+class SeamlessFiles:
+    """Where nginx finds bluegreen's njs module and the active-color file (paths inside the proxy)."""
+
+    js_path: str
+    active_path: str
+    module_path: str = ""
+    """load_module this (empty: the user's nginx.conf loads njs itself)."""
+
+
+def app_id(app_name: str) -> str:
+    """The app's name as nginx variable and upstream names allow it."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", app_name)
+
+
+def upstream_name(app_name: str, color: str) -> str:
+    return f"bluegreen_{app_id(app_name)}_{color}"
+
+
+def template_variables(
+    app_name: str,
+    ports: dict[str, int],
+    active_color: str,
+    files: SeamlessFiles | None,
+    host: str = "127.0.0.1",
+) -> dict[str, str]:
+    """The variables a seamless-ready template uses; with files None, their reload-mode values."""
+    name = app_id(app_name)
+    if files is None:
+        backend = f"{name}_backend"
+        upstreams = (
+            f"upstream {backend} {{\n    server {host}:{ports[active_color]};\n    keepalive 32;\n}}\n"
+        )
+        return {"bluegreen_main": "", "bluegreen_upstreams": upstreams, "bluegreen_backend": backend}
+    blocks = "".join(
+        f"upstream {upstream_name(app_name, color)} {{\n    server {host}:{ports[color]};\n"
+        f"    keepalive 32;\n    keepalive_timeout {UPSTREAM_IDLE_TIMEOUT};\n}}\n"
+        for color in COLORS
+    )
+    upstreams = (
+        f"js_import bluegreen_{name} from {files.js_path};\n"
+        f"js_set $bluegreen_{name}_upstream bluegreen_{name}.upstream;\n{blocks}"
+    )
+    main = f"load_module {files.module_path};\n" if files.module_path else ""
+    return {
+        "bluegreen_main": main,
+        "bluegreen_upstreams": upstreams,
+        "bluegreen_backend": f"$bluegreen_{name}_upstream",
+    }
+
+
+def uses_seamless(rendered: str) -> bool:
+    return TEMPLATE_MARK in rendered
+
+
+def njs_module(app_name: str, active_path: str) -> str:
+    """The njs module: the upstream named in the active-color file, read on every request."""
+    fallback = upstream_name(app_name, COLORS[0])
+    return (
+        "// Written by bluegreen: which color serves is read from a file on every request.\n"
+        "import fs from 'fs';\n"
+        "function upstream(r) {\n"
+        f"    try {{ return fs.readFileSync({json.dumps(active_path)}, 'utf8').trim(); }}\n"
+        f"    catch (e) {{ return {json.dumps(fallback)}; }}\n"
+        "}\n"
+        "export default { upstream };\n"
+    )
+
+
+def active_file(app_name: str, color: str) -> bytes:
+    return f"{upstream_name(app_name, color)}\n".encode()
+
+
+def color_of_active_file(app_name: str, content: bytes | None) -> str | None:
+    if not content:
+        return None
+    text = content.decode(errors="replace").strip()
+    return next((color for color in COLORS if text == upstream_name(app_name, color)), None)
