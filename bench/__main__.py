@@ -28,6 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=defaults.rate, help="total fast req/s")
     parser.add_argument("--slow-clients", type=int, default=defaults.slow_clients)
     parser.add_argument("--slow-ms", type=int, default=defaults.slow_ms)
+    parser.add_argument(
+        "--no-retry", action="store_true", help="clients never retry on a keep-alive connection found closed"
+    )
+    parser.add_argument(
+        "--post-clients",
+        type=int,
+        default=defaults.post_clients,
+        help="keep-alive clients sending POST /echo",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for latest.{json,md,png}")
     parser.add_argument("--from-raw", type=Path, help="recompute the results from a raw dump, no run")
     args = parser.parse_args(argv)
@@ -43,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"strategies among {STRATEGIES}, reps >= 1, slow-ms >= 1000 (unknown: {unknown})")
         settings = Settings(
             reps=args.reps, strategies=strategies, clients=args.clients, rate=args.rate,
-            slow_clients=args.slow_clients, slow_ms=args.slow_ms,
+            slow_clients=args.slow_clients, slow_ms=args.slow_ms, retry=not args.no_retry,
+            post_clients=args.post_clients,
         )  # fmt: skip
         from lab import up
 

@@ -107,7 +107,10 @@ def plot(raw: Raw, doc: dict[str, Any], path: Path) -> None:
         ax.set_xlim(-raw.settings.steady_seconds, right)
         ax.axvline(0, color="#444444", lw=0.8)
         ax.set_title(
-            f"{name}: {summary['failed']} failed of {summary['requests']} requests; "
+            f"{name}: {summary['failed']} failed of {summary['requests']} requests, "
+            f"{summary.get('closed_keepalive', '-')} client connections closed by the switch"
+            + (f" ({', '.join(summary['switch_modes'])})" if summary.get("switch_modes") else "")
+            + "; "
             f"deploy {summary['deploy_seconds']} s, switch delay {summary['switch_delay_seconds']} s, "
             f"p99 {summary['p99_ms']} ms steady / {summary['deploy_p99_ms']} ms in deploys",
             fontsize=10, loc="left",

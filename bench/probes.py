@@ -30,6 +30,8 @@ class LoadSettings:
     rate: float
     slow_clients: int
     slow_ms: int
+    retry: bool = True
+    post_clients: int = 0
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,8 @@ class LoadResult:
 def _load_main(settings: LoadSettings, ready: Event, stop: Event, out: Connection) -> None:
     cpu_before = os.times()
     traffic = Traffic(
-        settings.url, settings.clients, settings.rate, settings.slow_clients, settings.slow_ms, stagger=True
+        settings.url, settings.clients, settings.rate, settings.slow_clients, settings.slow_ms, stagger=True,
+        retry=settings.retry, post_clients=settings.post_clients,
     )  # fmt: skip
     started = time.monotonic()
     traffic.start()
@@ -60,7 +63,7 @@ def _load_main(settings: LoadSettings, ready: Event, stop: Event, out: Connectio
     cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
     # Tuples pickle much smaller than dataclasses; tens of thousands of records cross the pipe.
     rows = [
-        (r.start, r.end, r.status, r.error, r.color, r.version, r.slow, r.retried) for r in records
+        (r.start, r.end, r.status, r.error, r.color, r.version, r.slow, r.retried, r.method) for r in records
     ]  # fmt: skip
     out.send((rows, started, stopped, cpu))
     out.close()

@@ -11,6 +11,7 @@ from typing import Any
 
 from bench.run import Raw
 from bench.stats import Target, check_targets, load_target, started_in, summarize_strategy
+from bench.strategies import BLUEGREEN_STRATEGIES
 
 DEFINITIONS = {
     "requests": "requests started in the strategy's segments (steady window + deploy + settle), all reps",
@@ -27,6 +28,18 @@ DEFINITIONS = {
         "bluegreen from the start of its `start` phase, which also pulls: its output does not split "
         "pull from up; `pull_seconds` of the other strategies shows what that pull costs); drain = "
         "bluegreen's `drain` phase, 0 for the others (they do not drain)"
+    ),
+    "closed_keepalive": (
+        "client connections closed by the switch: requests started in the deploy window that met a "
+        "reused keep-alive connection nginx had closed while they were on their way (at a reload its "
+        "old workers close their idle client connections), retried on a new connection or, by "
+        "clients that never retry, failed (`closed-keepalive: ...`)"
+    ),
+    "switch_mode": "bluegreen's own `switch_mode` in its JSON result: seamless (no reload) or reload",
+    "prepared": (
+        "bluegreen's variants: after another strategy, one unmeasured deploy of the same variant ran "
+        "first (proxy image or config of that variant; see bench/strategies.py), so the measured "
+        "switch is the one its users get every time"
     ),
     "aggregation": "counts are sums over reps, latency percentiles pool the reps' windows, times are medians",
 }
@@ -89,6 +102,8 @@ def build(raw: Raw) -> dict[str, Any]:
             "deploy_rate_rps_min": min(deploy_rates, default=None),
             "requests": len(raw.records),
             "retried": sum(r.retried for r in raw.records),
+            "closed_keepalive": sum(r.closed_keepalive for r in raw.records),
+            "post_requests": sum(r.method == "POST" for r in raw.records),
             "failed_outside_segments": unattributed_failed,
             "load_process_cpu_percent_of_one_core": round(100 * raw.load_cpu_seconds / duration, 1),
             "machine_cpu_busy_percent": raw.cpu_busy.get("whole_run_percent"),
@@ -129,7 +144,19 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         f"Load through nginx for the whole run: {s['clients']} keep-alive clients paced at "
         f"{s['rate']:g} req/s in total (`GET /`) + {s['slow_clients']} clients always in a "
-        f"`GET /slow?ms={s['slow_ms']}`. Reached **{load['rate_rps']:.0f} req/s** "
+        f"`GET /slow?ms={s['slow_ms']}`"
+        + (
+            f" + {s['post_clients']} clients paced like a fast one in `POST /echo`"
+            if s.get("post_clients")
+            else ""
+        )
+        + (
+            "; clients never retry"
+            if s.get("retry") is False
+            else "; a GET is retried once on a keep-alive "
+            "connection found closed, as browsers do, a POST never"
+        )
+        + f". Reached **{load['rate_rps']:.0f} req/s** "
         f"({load['fast_rate_rps']:.0f} fast + {load['slow_rate_rps']:.1f} slow; lowest steady window "
         f"{_fmt(load['steady_rate_rps_min'], 0)} req/s, lowest deploy window "
         f"{_fmt(load['deploy_rate_rps_min'], 0)} req/s); the load process used "
@@ -138,19 +165,23 @@ def markdown(doc: dict[str, Any]) -> str:
         f"{_fmt(load['machine_loadavg_1min'][0])} at the start, {_fmt(load['machine_loadavg_1min'][1])} at "
         f"the end). {load['requests']} requests, "
         f"{load['retried']} keep-alive retries (RFC 9112 9.3.1), "
+        f"{load['closed_keepalive']} requests met a keep-alive connection closed by nginx, "
         f"{load['failed_outside_segments']} failures outside the deploys' segments.",
         "",
         f"{s['reps']} repetitions, in alternation {' -> '.join(s['strategies'])}; every deploy is a "
         f"version change (v1 -> v2 -> v1 ...). Before each deploy {s['steady_seconds']:g} s steady, "
         f"after it {s['settle_seconds']:g} s settle.",
         "",
-        "| strategy | requests | failed | failed per rep | p50 ms | p99 ms | deploy p99 ms | deploy s "
-        "| switch delay s | overhead s |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| strategy | requests | failed | failed per rep | client connections closed by the switch (per rep) "
+        "| switch mode | p50 ms | p99 ms | deploy p99 ms | deploy s | switch delay s | overhead s |",
+        "|---|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in doc["strategies"].items():
+        closed = r.get("closed_keepalive")
         out.append(
-            f"| {name} | {r['requests']} | {r['failed']} | {r['failed_per_rep']} | {_fmt(r['p50_ms'])} "
+            f"| {name} | {r['requests']} | {r['failed']} | {r['failed_per_rep']} "
+            f"| {_fmt(closed)} {r.get('closed_keepalive_per_rep', '')} "
+            f"| {', '.join(r.get('switch_modes', [])) or '-'} | {_fmt(r['p50_ms'])} "
             f"| {_fmt(r['p99_ms'])} | {_fmt(r['deploy_p99_ms'])} | {_fmt(r['deploy_seconds'])} "
             f"| {_fmt(r['switch_delay_seconds'])} | {_fmt(r['overhead_seconds'])} |"
         )
@@ -163,16 +194,20 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         "## Every repetition",
         "",
-        "| strategy | rep | change | requests | failed | failure kinds | retried | p99 ms | deploy p99 ms "
-        "| deploy s | app start s | drain s | switch delay s | overhead s | CPU busy % |",
-        "|---|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| strategy | rep | change | requests | failed | failure kinds | retried | closed by switch "
+        "| switch mode | p99 ms | deploy p99 ms | deploy s | app start s | drain s | switch delay s "
+        "| overhead s | CPU busy % |",
+        "|---|---:|---|---:|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in doc["strategies"].items():
         for rep in r["reps"]:
             kinds = ", ".join(f"{k} x{v}" for k, v in rep["failure_kinds"].items()) or "-"
             out.append(
                 f"| {name} | {rep['rep']} | {rep['to_version']}: {rep['from_color']} -> {rep['to_color']} "
-                f"| {rep['requests']} | {rep['failed']} | {kinds} | {rep['retried']} | {_fmt(rep['p99_ms'])} "
+                f"| {rep['requests']} | {rep['failed']} | {kinds} | {rep['retried']} "
+                f"| {_fmt(rep.get('closed_keepalive'))} "
+                f"| {rep.get('switch_mode') or '-'}{' (prepared)' if rep.get('prepared') else ''} "
+                f"| {_fmt(rep['p99_ms'])} "
                 f"| {_fmt(rep['deploy_p99_ms'])} | {_fmt(rep['deploy_seconds'])} "
                 f"| {_fmt(rep['app_start_seconds'])} | {_fmt(rep['drain_seconds'])} "
                 f"| {_fmt(rep['switch_delay_seconds'])} | {_fmt(rep['overhead_seconds'])} "
@@ -198,13 +233,15 @@ def markdown(doc: dict[str, Any]) -> str:
             out.append(
                 f"| {name} | {rep['rep']} | {_fmt(rep['up_start_at'])} | {_fmt(rep['container_started_at'])} "
                 f"| {_fmt(rep['first_healthy_at'])} | {_fmt(rep['docker_healthy_at'])} "
-                f"| {_fmt(gate[1] + gate[2]) if gate and name == 'bluegreen' else '-'} "
+                f"| {_fmt(gate[1] + gate[2]) if gate and name.startswith('bluegreen') else '-'} "
                 f"| {_fmt(switch[1]) if switch else '-'} | {_fmt(rep['first_served_at'])} "
                 f"| {_fmt(rep['switch_delay_seconds'])} |"
             )
-    bluegreen = doc["strategies"].get("bluegreen")
-    if bluegreen:
-        out += ["", "## bluegreen's own phases (seconds, from its JSON result, per rep)", ""]
+    for name in BLUEGREEN_STRATEGIES:
+        bluegreen = doc["strategies"].get(name)
+        if not bluegreen or not bluegreen["reps"]:
+            continue
+        out += ["", f"## {name}: bluegreen's own phases (seconds, from its JSON result, per rep)", ""]
         names = list(bluegreen["reps"][0]["reported"]["phases"])
         out.append("| rep | " + " | ".join(names) + " | total |")
         out.append("|---:|" + "---:|" * (len(names) + 1))

@@ -14,7 +14,7 @@ from typing import Any
 
 from bench.probes import DockerEvents, Load, LoadResult, LoadSettings, Prober
 from bench.stats import Deploy, DockerEvent, Probe, Window
-from bench.strategies import STRATEGIES, App, Runner
+from bench.strategies import STRATEGIES, App, Runner, needs_preparation
 from lab.traffic import Record
 
 
@@ -30,6 +30,8 @@ class Settings:
     settle_seconds: float = 2.0
     warmup_seconds: float = 2.0
     probe_period: float = 0.05
+    retry: bool = True  # False: clients never retry a request on a keep-alive connection found closed
+    post_clients: int = 0  # keep-alive clients sending POST /echo, each paced like one fast client
 
 
 @dataclass(frozen=True)
@@ -95,15 +97,25 @@ def measure(settings: Settings, lab: dict[str, Any]) -> Raw:
         current = images["v1"]
         watcher = DockerEvents(tuple(f"{app.name}-{color}" for color in app.ports))
         prober = Prober(tuple(app.ports.values()), period=settings.probe_period)
-        load = Load(
-            LoadSettings(app.url, settings.clients, settings.rate, settings.slow_clients, settings.slow_ms)
-        )
+        load_settings = LoadSettings(
+            app.url, settings.clients, settings.rate, settings.slow_clients, settings.slow_ms,
+            settings.retry, settings.post_clients,
+        )  # fmt: skip
+        load = Load(load_settings)
         cpu_start = cpu_times()
         load_before = os.getloadavg()[0]
         time.sleep(settings.warmup_seconds)
         deploys: list[Deploy] = []
+        previous = "bluegreen"
         for rep in range(1, settings.reps + 1):
             for strategy in settings.strategies:
+                prepared = needs_preparation(strategy, previous)
+                if prepared:
+                    image = images["v2"] if current == images["v1"] else images["v1"]
+                    say(f"rep {rep} {strategy}: an unmeasured deploy of {app.version_of(image)} first")
+                    runner.deploy(strategy, image)
+                    current = image
+                    time.sleep(settings.settle_seconds)
                 image = images["v2"] if current == images["v1"] else images["v1"]
                 steady_start = time.monotonic()
                 time.sleep(settings.steady_seconds)
@@ -129,12 +141,14 @@ def measure(settings: Settings, lab: dict[str, Any]) -> Raw:
                     pull_seconds=timeline.pull_seconds,
                     reported=timeline.reported,
                     cpu_busy_percent=cpu_busy,
+                    prepared=prepared,
                 )
                 deploys.append(deploy)
-                current = image
+                current, previous = image, strategy
+                mode = f" ({deploy.switch_mode})" if deploy.switch_mode else ""
                 say(
-                    f"rep {rep} {strategy:9} {app.version_of(image)} -> {timeline.color}: "
-                    f"{timeline.end - timeline.start:5.2f} s"
+                    f"rep {rep} {strategy:16} {app.version_of(image)} -> {timeline.color}: "
+                    f"{timeline.end - timeline.start:5.2f} s{mode}"
                 )
         cpu_end = cpu_times()
         load_after = os.getloadavg()[0]
@@ -181,7 +195,8 @@ def dump(raw: Raw, path: Path) -> None:
         "lab": raw.lab,
         "deploys": [asdict(d) for d in raw.deploys],
         "records": [
-            [r.start, r.end, r.status, r.error, r.color, r.version, r.slow, r.retried] for r in raw.records
+            [r.start, r.end, r.status, r.error, r.color, r.version, r.slow, r.retried, r.method]
+            for r in raw.records
         ],
         "probes": [[p.start, p.end, p.port, p.ok] for p in raw.probes],
         "events": [[e.at, e.project, e.action] for e in raw.events],

@@ -15,6 +15,7 @@ from bench.stats import (
     Probe,
     Window,
     check_targets,
+    closed_keepalive,
     fast_ok_latencies_ms,
     first_event,
     first_healthy,
@@ -27,7 +28,7 @@ from bench.stats import (
     summarize_strategy,
     switch_delay,
 )
-from lab.traffic import Record
+from lab.traffic import CLOSED_KEEPALIVE, Record
 
 
 def ok(start: float, end: float, color: str = "blue", version: str = "v1", slow: bool = False) -> Record:
@@ -137,7 +138,12 @@ def test_switch_delay_and_overhead_arithmetic() -> None:
 
 
 def make_deploy(
-    rep: int = 1, shift: float = 0.0, phases: tuple[tuple[str, float], ...] = (), drain: float = 1.0
+    rep: int = 1,
+    shift: float = 0.0,
+    phases: tuple[tuple[str, float], ...] = (),
+    drain: float = 1.0,
+    reported: dict[str, object] | None = None,
+    prepared: bool = False,
 ) -> Deploy:
     """Steady 6..10, deploy 10..14, settle to 16; green v2 `compose up` at 10.5, port 8082."""
     return Deploy(
@@ -155,6 +161,8 @@ def make_deploy(
         up_start=10.5 + shift,
         phases=phases,
         drain_seconds=drain,
+        reported=dict(reported or {}),
+        prepared=prepared,
     )
 
 
@@ -256,7 +264,7 @@ def test_strategy_sums_counts_pools_percentiles_and_takes_medians() -> None:
 # ---- targets -------------------------------------------------------------------------------------
 
 
-def strategy(failed_per_rep: list[int], **values: float) -> dict[str, object]:
+def strategy(failed_per_rep: list[int], **values: object) -> dict[str, object]:
     base: dict[str, object] = {
         "failed": sum(failed_per_rep),
         "failed_per_rep": failed_per_rep,
@@ -274,12 +282,14 @@ def test_targets_hold_at_their_limits_and_miss_beyond() -> None:
         "seed": strategy([0, 0, 0]),
         "bluegreen": strategy([0, 0, 0], switch_delay_seconds=1.0, overhead_seconds=3.25),
     }
+    strategies["bluegreen"]["closed_keepalive_per_rep"] = [0, 0, 0]
     verdicts = {t.name: t.holds for t in check_targets(strategies)}
     assert verdicts == {
         "bluegreen: 0 failed requests in every repetition": True,
         "bluegreen: switch delay (median)": True,
         "bluegreen: overhead (median)": False,
         "bluegreen: deploy-window p99 <= 1.5 x steady p99": True,
+        "bluegreen: 0 client connections closed by the switch in every repetition (issue 12)": True,
         "seed: fails requests": False,
         "recreate: fails requests": True,
     }
@@ -296,3 +306,98 @@ def test_the_load_must_reach_300_requests_per_second() -> None:
     assert load_target(300.0).holds
     assert load_target(299.5).holds is False
     assert load_target(394.0).margin == "94 req/s over the minimum"
+
+
+# ---- client connections closed by the switch (issue 12) ----------------------------------------------
+
+
+def closed(start: float, end: float, retried: bool = True, method: str = "GET") -> Record:
+    """A request that met a keep-alive connection nginx had closed: retried (and answered), or not."""
+    if retried:
+        return Record(start, end, 200, "", "green", "v2", False, True, method)
+    return Record(start, end, 0, f"{CLOSED_KEEPALIVE}: RemoteDisconnected", "", "", False, False, method)
+
+
+def test_a_closed_keepalive_connection_is_one_whether_retried_or_failed() -> None:
+    assert closed(1.0, 1.5).closed_keepalive and closed(1.0, 1.5).ok
+    assert closed(1.0, 1.5, retried=False).closed_keepalive and not closed(1.0, 1.5, retried=False).ok
+    # A retry that failed too still met a closed connection first.
+    assert Record(1.0, 1.5, 0, "ConnectionRefusedError", "", "", False, True).closed_keepalive
+    assert not failed(1.0, 1.5).closed_keepalive  # a reset on a new connection is another error
+    assert not failed(1.0, 1.5, error="RemoteDisconnected").closed_keepalive
+    assert not ok(1.0, 1.5).closed_keepalive
+    assert ok(1.0, 1.5).method == "GET"  # records without a method are GETs (older raw dumps)
+
+
+def test_closed_keepalive_counts_requests_started_in_the_window() -> None:
+    records = [
+        closed(9.75, 10.25),  # started before the window
+        closed(10.0, 10.125),
+        closed(12.0, 12.25, retried=False),
+        closed(13.0, 13.25, retried=False, method="POST"),
+        failed(13.5, 13.625),
+        closed(14.0, 14.125),  # the window is half-open
+    ]
+    assert closed_keepalive(records, Window(10.0, 14.0)) == 3
+    assert closed_keepalive([], Window(10.0, 14.0)) == 0
+
+
+def test_one_deploy_counts_closed_connections_in_its_window_and_reports_the_switch_mode() -> None:
+    records, probes = synthetic_run()
+    records += [
+        closed(8.0, 8.125),  # steady window: in `retried`, not closed by this switch
+        closed(12.5, 12.625),
+        closed(12.5, 12.5625, retried=False),
+        closed(12.75, 12.875, retried=False, method="POST"),
+        closed(15.0, 15.125),  # settle: after the deploy returned
+    ]
+    deploy = make_deploy()
+    rep = summarize_deploy(deploy, records, probes)
+    # three here, and the synthetic run's retried request that then got a 502
+    assert rep["closed_keepalive"] == 3 + 1
+    assert rep["closed_keepalive_failed"] == 2 + 1
+    assert rep["retried"] == 1 + 3  # the synthetic run's own retried 502, and three here
+    assert rep["failed"] == 2 + 2
+    assert rep["failure_kinds"][f"{CLOSED_KEEPALIVE}: RemoteDisconnected"] == 2
+    assert rep["post_requests"] == 1
+    assert (rep["switch_mode"], rep["prepared"]) == (None, False)
+    seamless = summarize_deploy(
+        make_deploy(reported={"switch_mode": "seamless"}, prepared=True), records, probes
+    )
+    assert (seamless["switch_mode"], seamless["prepared"]) == ("seamless", True)
+    assert make_deploy(reported={"switch-mode": "reload"}).switch_mode == "reload"
+
+
+def test_strategy_sums_closed_connections_and_keeps_them_per_rep() -> None:
+    records: list[Record] = []
+    probes: list[Probe] = []
+    deploys = []
+    for rep, (shift, closures, mode) in enumerate(
+        [(0.0, 0, "seamless"), (100.0, 2, "seamless"), (200.0, 17, "reload")], start=1
+    ):
+        more_records, more_probes = synthetic_run(shift)
+        records += more_records + [closed(shift + 12.5, shift + 12.625) for _ in range(closures)]
+        probes += more_probes
+        deploys.append(make_deploy(rep, shift, reported={"switch_mode": mode}))
+    summary = summarize_strategy(deploys, records, probes)
+    assert summary["closed_keepalive"] == 22  # each synthetic run has one retried request of its own
+    assert summary["closed_keepalive_per_rep"] == [1, 3, 18]
+    assert summary["switch_modes"] == ["reload", "seamless"]
+    assert summary["failed_per_rep"] == [2, 2, 2]  # retried closures are no failures
+
+
+def test_closed_connections_and_the_reload_variant_have_their_targets() -> None:
+    strategies = {
+        "bluegreen": strategy([0, 0, 0], closed_keepalive_per_rep=[0, 1, 0]),
+        "bluegreen-reload": strategy([0, 0, 1]),
+    }
+    targets = {t.name: t for t in check_targets(strategies)}
+    closed_target = targets[
+        "bluegreen: 0 client connections closed by the switch in every repetition (issue 12)"
+    ]
+    assert (closed_target.holds, closed_target.measured, closed_target.margin) == (
+        False, "closed per rep [0, 1, 0]", "1 over",
+    )  # fmt: skip
+    assert targets["bluegreen-reload: 0 failed requests in every repetition"].holds is False
+    unmeasured = check_targets({"bluegreen": strategy([0, 0, 0])})
+    assert [(t.holds, t.margin) for t in unmeasured if "closed" in t.name] == [(False, "no repetition")]
