@@ -35,7 +35,12 @@ OUTPUTS = (
     "deployed-by",
     "lock-holder",
     "certificate-expires",
+    "switch-mode",
 )
+SWITCH_MODES = {
+    "seamless": "seamless (no reload: no connection closed)",
+    "reload": "nginx reloaded (idle keep-alive connections closed)",
+}
 INPUT_PREFIX = "INPUT_"
 # Lines the runner would take as a workflow command: the `::cmd::` form and the older `##[cmd]`.
 COMMAND_STARTS = ("::", "##[")
@@ -110,6 +115,7 @@ def result_outputs(result: Result, seconds: float) -> dict[str, str]:
         "deployed-by": result.deployed_by,
         "lock-holder": result.lock_holder,
         "certificate-expires": result.certificate_expires,
+        "switch-mode": result.switch_mode,
     }
 
 
@@ -174,6 +180,7 @@ def summary_markdown(
     phases: Sequence[PhaseRow],
     error: str = "",
     certificate: str = "",
+    switch_mode: str = "",
 ) -> str:
     """The job summary: what was deployed where, the colors, and every phase with its time."""
     lines = [
@@ -186,6 +193,7 @@ def summary_markdown(
         f"| Color before | {_cell(before)} |",
         f"| Color after | {_cell(after)} |",
         f"| Image | {_code(image)} |",
+        *([f"| Switch | {_cell(SWITCH_MODES.get(switch_mode, switch_mode))} |"] if switch_mode else []),
         f"| Duration | {seconds:.1f} s |",
         "",
     ]
@@ -364,6 +372,7 @@ def main(environ: Mapping[str, str] | None = None, out: TextIO | None = None) ->
         certificate=certificate_line(
             raw.get("verify-url", ""), outputs.get("certificate-expires", ""), datetime.now(UTC)
         ),
+        switch_mode=outputs.get("switch-mode", ""),
     )
     _append(env.get("GITHUB_OUTPUT"), outputs_text(outputs))
     _append(env.get("GITHUB_STEP_SUMMARY"), summary)

@@ -57,7 +57,7 @@ from bluegreen.routing import (
     uses_seamless,
 )
 from bluegreen.state import State
-from bluegreen.untrusted_text import printable
+from bluegreen.untrusted import printable
 from bluegreen.user_proxy import UserProxy
 from bluegreen.verify import UPSTREAM_HEADER, ProxyCheck
 
@@ -373,7 +373,8 @@ class Deployment:
         for root in roots:
             for upload in bundle.uploads:
                 self.host.write_file(f"{root}/{upload.remote}", upload.local.read_bytes(), mode=upload.mode)
-        env_text = env_file_text(self.config.app_env).encode()
+        compose_v1 = self._compose_cmd() == commands.COMPOSE_V1  # the env file's quoting differs
+        env_text = env_file_text(self.config.app_env, compose_v1=compose_v1).encode()
         shared = self.config.shared_services
         shared_volumes = bundle.volumes_of(shared)
         overrides = {target: project_override(self.app, project_name(self.app, SHARED), shared_volumes)}
@@ -551,14 +552,16 @@ class Deployment:
         folder = self.layout.releases_dir(release.color)
         result = self.host.run(commands.remove_all_but(folder, release.release_id))
         if not result.ok:
-            self.report.warning(f"could not remove older releases in {folder}: {result.stderr.strip()}")
+            self.report.warning(
+                f"could not remove older releases in {folder}: {printable(result.stderr.strip(), 500)}"
+            )
 
     def _remove_unused(self, images: set[str]) -> None:
         """Best effort: the deploy succeeded whether or not old images could be removed."""
         try:
             removed = remove_unused_images(self.host.docker(), images)
         except Exception as exc:
-            self.report.warning(f"could not remove old images: {exc}")
+            self.report.warning(f"could not remove old images: {printable(str(exc), 500)}")
             return
         if removed:
             self.report.info(f"removed images no container uses any more: {', '.join(removed)}")

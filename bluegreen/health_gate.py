@@ -14,7 +14,7 @@ from bluegreen.errors import BluegreenError
 from bluegreen.health import Answer, backoff, http_get
 from bluegreen.host import Host
 from bluegreen.progress import Reporter
-from bluegreen.untrusted_text import printable
+from bluegreen.untrusted import printable
 
 LOG_LINES = 15
 
@@ -33,7 +33,7 @@ class Probe:
         except BluegreenError:
             raise  # the connection itself failed: not a probe result
         except Exception as exc:  # OSError, EOFError, and http.client's own hierarchy
-            return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            return f"{type(exc).__name__}: {printable(str(exc), 500)}" if str(exc) else type(exc).__name__
 
 
 @dataclass(frozen=True)

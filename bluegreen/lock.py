@@ -9,7 +9,7 @@ from bluegreen import commands
 from bluegreen.errors import BluegreenError
 from bluegreen.host import CommandResult, Held, Host
 from bluegreen.layout import Layout
-from bluegreen.untrusted_text import printable
+from bluegreen.untrusted import decode, printable
 
 CONFLICT_EXIT_CODE = 75
 
@@ -49,7 +49,7 @@ def lock_holder(host: Host, layout: Layout) -> str:
         raw = host.read_file(layout.lock_holder_file)
     except BluegreenError:
         return ""
-    return printable(raw.decode(errors="replace"), 500).strip() if raw else ""
+    return printable(decode(raw), 500).strip() if raw else ""
 
 
 def is_locked(host: Host, layout: Layout) -> bool:

@@ -20,7 +20,7 @@ from bluegreen.health_gate import Probe
 from bluegreen.host import Stream
 from bluegreen.progress import Reporter
 from bluegreen.tls import CertificateInfo, open_tls
-from bluegreen.untrusted_text import printable
+from bluegreen.untrusted import printable
 
 if TYPE_CHECKING:
     from bluegreen.config import Config
@@ -73,7 +73,8 @@ class ProxyCheck:
         for delay in backoff(0.05):
             answer = self._get()
             if isinstance(answer, Answer):
-                upstream = answer.headers.get(UPSTREAM_HEADER)
+                header = answer.headers.get(UPSTREAM_HEADER)
+                upstream = printable(header, 200) if header is not None else None  # the server's text
                 if answer.ok and (upstream is None or upstream.endswith(expected)):
                     via = f" from upstream {upstream}" if upstream else ""
                     self.report.info(f"nginx answers {answer.status}{via}")

@@ -93,6 +93,7 @@ def _result(**changes: Any) -> Result:
         "phases": {"lock": 12.0},
         "deployed_at": "2026-11-25T07:00:00Z",
         "deployed_by": "octocat (github run 42)",
+        "switch_mode": "seamless",
     }
     fields.update(changes)
     return Result(**fields)
@@ -116,6 +117,7 @@ def test_result_outputs() -> None:
         "deployed-by": "octocat (github run 42)",
         "lock-holder": "",
         "certificate-expires": "",
+        "switch-mode": "seamless",
     }
     assert (
         entrypoint.result_outputs(_result(certificate_expires="2027-01-31T12:00:00Z"), 1.0)[
