@@ -86,7 +86,8 @@ def build(raw: Raw) -> dict[str, Any]:
     steady_rates = [strategies[d.strategy]["reps"][d.rep - 1]["steady_rate_rps"] for d in raw.deploys]
     deploy_rates = [strategies[d.strategy]["reps"][d.rep - 1]["deploy_rate_rps"] for d in raw.deploys]
     attributed = {id(r) for d in raw.deploys for r in started_in(raw.records, d.segment)}
-    unattributed_failed = sum(1 for r in raw.records if not r.ok and id(r) not in attributed)
+    unattributed = [r for r in raw.records if not r.ok and id(r) not in attributed]
+    in_preparations = [r for r in unattributed if any(r.start in w for _, w in raw.preparations)]
     return {
         "date": raw.started_at,
         "machine": machine(),
@@ -104,7 +105,9 @@ def build(raw: Raw) -> dict[str, Any]:
             "retried": sum(r.retried for r in raw.records),
             "closed_keepalive": sum(r.closed_keepalive for r in raw.records),
             "post_requests": sum(r.method == "POST" for r in raw.records),
-            "failed_outside_segments": unattributed_failed,
+            "failed_outside_segments": len(unattributed),
+            "failed_in_preparations": len(in_preparations),
+            "preparations": len(raw.preparations),
             "load_process_cpu_percent_of_one_core": round(100 * raw.load_cpu_seconds / duration, 1),
             "machine_cpu_busy_percent": raw.cpu_busy.get("whole_run_percent"),
             "machine_loadavg_1min": [
@@ -166,7 +169,14 @@ def markdown(doc: dict[str, Any]) -> str:
         f"the end). {load['requests']} requests, "
         f"{load['retried']} keep-alive retries (RFC 9112 9.3.1), "
         f"{load['closed_keepalive']} requests met a keep-alive connection closed by nginx, "
-        f"{load['failed_outside_segments']} failures outside the deploys' segments.",
+        f"{load['failed_outside_segments']} failures outside the deploys' segments"
+        + (
+            f" ({load['failed_in_preparations']} of them in the {load['preparations']} unmeasured deploys "
+            "run before a bluegreen variant that follows another strategy: where the proxy image "
+            "changes, the product recreates the proxy and the connections open on it are dropped)."
+            if load.get("preparations")
+            else "."
+        ),
         "",
         f"{s['reps']} repetitions, in alternation {' -> '.join(s['strategies'])}; every deploy is a "
         f"version change (v1 -> v2 -> v1 ...). Before each deploy {s['steady_seconds']:g} s steady, "

@@ -51,6 +51,9 @@ class Raw:
     run_seconds: float
     started_at: str
     source: dict[str, Any]
+    preparations: tuple[tuple[str, Window], ...] = ()
+    """The unmeasured deploys run before a bluegreen variant (strategies.needs_preparation): the
+    strategy and the window from its start to the end of its settle time."""
 
 
 def source_version() -> dict[str, Any]:
@@ -106,6 +109,7 @@ def measure(settings: Settings, lab: dict[str, Any]) -> Raw:
         load_before = os.getloadavg()[0]
         time.sleep(settings.warmup_seconds)
         deploys: list[Deploy] = []
+        preparations: list[tuple[str, Window]] = []
         previous = "bluegreen"
         for rep in range(1, settings.reps + 1):
             for strategy in settings.strategies:
@@ -113,9 +117,11 @@ def measure(settings: Settings, lab: dict[str, Any]) -> Raw:
                 if prepared:
                     image = images["v2"] if current == images["v1"] else images["v1"]
                     say(f"rep {rep} {strategy}: an unmeasured deploy of {app.version_of(image)} first")
+                    prepare_start = time.monotonic()
                     runner.deploy(strategy, image)
                     current = image
                     time.sleep(settings.settle_seconds)
+                    preparations.append((strategy, Window(prepare_start, time.monotonic())))
                 image = images["v2"] if current == images["v1"] else images["v1"]
                 steady_start = time.monotonic()
                 time.sleep(settings.steady_seconds)
@@ -183,6 +189,7 @@ def measure(settings: Settings, lab: dict[str, Any]) -> Raw:
         run_seconds=time.monotonic() - run_started,
         started_at=started_at,
         source=source,
+        preparations=tuple(preparations),
     )
 
 
@@ -207,6 +214,7 @@ def dump(raw: Raw, path: Path) -> None:
         "run_seconds": raw.run_seconds,
         "started_at": raw.started_at,
         "source": raw.source,
+        "preparations": [[name, w.start, w.end] for name, w in raw.preparations],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(path, "wt") as handle:
@@ -238,4 +246,5 @@ def load_dump(path: Path) -> Raw:
         run_seconds=data["run_seconds"],
         started_at=data["started_at"],
         source=data.get("source", {"commit": "", "uncommitted": []}),
+        preparations=tuple((name, Window(start, end)) for name, start, end in data.get("preparations", [])),
     )

@@ -51,11 +51,17 @@ def _raw() -> Raw:
             error = f"{CLOSED_KEEPALIVE}: RemoteDisconnected"
             records += [Record(shift + 12.25, shift + 12.25, 0, error, "", "", False, False, "POST")]
         probes += [Probe(shift + 11.0, shift + 11.125, 8082, True)]
+    # the unmeasured deploy before bluegreen-reload recreated the proxy: two refused connections
+    refused = [
+        Record(190.0 + i, 190.5 + i, 0, "ConnectionRefusedError", "", "", False, False) for i in (0, 1)
+    ]
+    records += [*refused, Record(50.0, 50.5, 502, "", "", "", False, False)]  # outside everything
     return Raw(
         settings=Settings(reps=1, strategies=STRATEGIES, post_clients=2), lab={}, deploys=deploys,
         records=sorted(records, key=lambda r: r.start), probes=probes, events=[], load_started=0.0,
         load_stopped=300.0, load_cpu_seconds=30.0, cpu_busy={"whole_run_percent": 50.0}, run_seconds=300.0,
         started_at="2026-11-25T00:00:00Z", source={"commit": "0" * 40, "uncommitted": []},
+        preparations=(("bluegreen", Window(80.0, 90.0)), ("bluegreen-reload", Window(185.0, 196.0))),
     )  # fmt: skip
 
 
@@ -73,6 +79,12 @@ def test_the_report_has_the_closed_connections_and_the_switch_mode_per_strategy_
         "bluegreen-reload": (16, ["reload"]),
     }
     assert doc["load"]["closed_keepalive"] == 33 and doc["load"]["post_requests"] == 5
+    load = doc["load"]
+    assert (load["failed_outside_segments"], load["failed_in_preparations"], load["preparations"]) == (
+        3,
+        2,
+        2,
+    )
     text = report.markdown(doc)
     assert "| bluegreen | " in text and "| seamless |" in text and "| 0 [0] | seamless |" in text
     assert "| 16 | reload (prepared) |" in text
@@ -87,6 +99,7 @@ def test_raw_dumps_keep_the_method_and_read_older_dumps_without_it(tmp_path: Pat
     dump(raw, tmp_path / "run.json.gz")
     again = load_dump(tmp_path / "run.json.gz")
     assert again.records == raw.records and again.deploys == raw.deploys and again.settings == raw.settings
+    assert again.preparations == raw.preparations
     with gzip.open(tmp_path / "run.json.gz", "rt") as handle:
         data = json.load(handle)
     data["records"] = [row[:8] for row in data["records"]]  # before the method was recorded
@@ -94,10 +107,12 @@ def test_raw_dumps_keep_the_method_and_read_older_dumps_without_it(tmp_path: Pat
         del data["settings"][key]
     for deploy in data["deploys"]:
         del deploy["prepared"]
+    del data["preparations"]
     with gzip.open(tmp_path / "old.json.gz", "wt") as handle:
         json.dump(data, handle)
     old = load_dump(tmp_path / "old.json.gz")
     assert {r.method for r in old.records} == {"GET"} and not any(d.prepared for d in old.deploys)
+    assert old.preparations == ()
 
 
 def test_bluegreen_variants_get_an_unmeasured_deploy_after_another_strategy() -> None:
