@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import paramiko
 import yaml
@@ -135,7 +134,7 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
         insecure_skip_host_key_check=_boolean(values, "insecure-skip-host-key-check"),
         connect_timeout=_seconds(values, "connect-timeout"),
         app_name=_app_name(values["app-name"]),
-        compose_files=(compose_files := _compose_files(values["compose-file"], workspace, command)),
+        compose_files=(compose_files := _compose_files(values["compose-file"], workspace)),
         bundles=_bundles(compose_files, workspace) if command == "deploy" else {},
         shared_services=parse_service_list(values["shared-services"]),
         image=_image(values["image"]),
@@ -344,14 +343,10 @@ def _remote_dir(value: str) -> str:
     return value.rstrip("/") or "/"
 
 
-def _compose_files(value: str, workspace: Path, command: str) -> dict[str, tuple[Path, ...]]:
+def _compose_files(value: str, workspace: Path) -> dict[str, tuple[Path, ...]]:
     names = [part.strip() for part in re.split(r"[\n,]", value) if part.strip()]
-    files = {color: tuple(workspace / n.replace("{color}", color) for n in names) for color in COLORS}
-    if command != "deploy":
-        return files
-    for path in dict.fromkeys(p for paths in files.values() for p in paths):
-        _check_compose_file(path)
-    return files
+    # Each file is read and checked with what it refers to (bundle.plan_bundle), for deploy only.
+    return {color: tuple(workspace / n.replace("{color}", color) for n in names) for color in COLORS}
 
 
 CONTAINER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -416,26 +411,6 @@ def _bundles(files: dict[str, tuple[Path, ...]], workspace: Path) -> dict[str, B
         color: plan_bundle(paths, workspace.resolve(), shared_by_colors=shared_by_colors)
         for color, paths in files.items()
     }
-
-
-def _check_compose_file(path: Path) -> None:
-    fix = "Point `compose-file` at the app's compose file, relative to the workspace"
-    if not path.is_file():
-        raise InputError("compose-file", f"{path} does not exist", fix)
-    try:
-        document: Any = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(
-            "compose-file", f"{path} is not valid YAML ({_yaml_problem(exc)})", "Fix the file's syntax"
-        ) from None
-    if not isinstance(document, dict) or not document.get("services"):
-        raise InputError("compose-file", f"{path} defines no services", "Add a `services:` section to it")
-
-
-def _yaml_problem(exc: Exception) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark else problem
 
 
 def _template(value: str, workspace: Path, command: str) -> Path:

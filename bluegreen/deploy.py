@@ -130,12 +130,12 @@ class Deployment:
         self.check = ProxyCheck.for_config(config, Probe(host), reporter)
         self._compose_program: Future[tuple[str, ...]] | None = None
         self._touched_target = False
+        """Whether this run started (or recreated) the target's containers: only then are they its to undo."""
         self._warned_header = False
         self._warned_template = False
         self._seamless: SeamlessFiles | bool | None = None
         """The proxy's seamless files once asked (False: the proxy cannot switch seamlessly)."""
         self.switch_mode = ""
-        """Whether this run started (or recreated) the target's containers: only then are they its to undo."""
         self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bluegreen")
 
     def close(self) -> None:
@@ -180,7 +180,7 @@ class Deployment:
             if served and served != live:
                 self.report.warning(
                     f"nginx serves {served} although its config file routes to {live} (a run was "
-                    "interrupted during its switch); the next deploy or rollback reloads nginx first"
+                    "interrupted during its switch); the next deploy or rollback puts the file back"
                 )
                 live = served
             holder = lock_holder(self.host, self.layout) if is_locked(self.host, self.layout) else ""

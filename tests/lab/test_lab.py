@@ -270,18 +270,12 @@ def test_example_compose_file_runs_healthy_on_both_compose_versions(
 
 
 def test_nginx_template_proxies_to_the_demo_app(lab: dict[str, Any], ssh_binary: str) -> None:
-    import jinja2
+    from bluegreen.render import Route, render_nginx
 
     app_port, proxy_port = free_port(), free_port()
     conf_dir = Path(lab["remote_dir"]) / "labtest-proxy"
-    rendered = jinja2.Template(Path(lab["nginx_template"]).read_text()).render(
-        app_name="labtest",
-        active_color="blue",
-        previous_color="",
-        upstream_host="127.0.0.1",
-        upstream_port=app_port,
-        listen_port=proxy_port,
-    )
+    route = Route("labtest", "blue", "", "127.0.0.1", app_port, proxy_port)  # reload-mode variables
+    rendered = render_nginx(Path(lab["nginx_template"]).read_text(), route)
     write_remote(ssh_binary, lab, lab["port"], conf_dir / "nginx.conf", rendered.encode())
     client = docker.from_env()
     with running_demo(client, lab["images"]["v2"], app_port, color="blue"):
