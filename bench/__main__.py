@@ -1,7 +1,10 @@
-"""python -m bench [--reps N]: the zero-downtime benchmark in the lab (issue #5).
+"""python -m bench [--reps N]: the zero-downtime benchmark in the lab (issue #5), then the action
+image's start-up under the same load (issue 13 item 5).
 
 Writes bench/results/latest.json, latest.md and latest.png, and the raw measurements to
 bench/results/runs/<date>.json.gz (not committed; `--from-raw` recomputes the results from one).
+`--only startup` measures the start-up alone (under the same load, no strategies) and writes
+runs/<date>-startup.json and .md instead of latest.*.
 Exits 0 when every target holds, 3 when one misses (the results are written either way).
 """
 
@@ -37,6 +40,13 @@ def main(argv: list[str] | None = None) -> int:
         default=defaults.post_clients,
         help="keep-alive clients sending POST /echo",
     )
+    parser.add_argument(
+        "--startup-samples",
+        type=int,
+        default=defaults.startup_samples,
+        help="docker runs of the action image for its start-up (0: none)",
+    )
+    parser.add_argument("--only", choices=["startup"], help="run only this step (with the load)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for latest.{json,md,png}")
     parser.add_argument("--from-raw", type=Path, help="recompute the results from a raw dump, no run")
     args = parser.parse_args(argv)
@@ -46,24 +56,41 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_raw:
         raw = load_dump(args.from_raw)
     else:
-        strategies = tuple(s for s in args.strategies.split(",") if s)
+        strategies = () if args.only else tuple(s for s in args.strategies.split(",") if s)
         unknown = set(strategies) - set(STRATEGIES)
-        if unknown or args.reps < 1 or args.slow_ms < 1000:
+        if unknown or args.reps < 1 or args.slow_ms < 1000 or args.startup_samples < (1 if args.only else 0):
             parser.error(f"strategies among {STRATEGIES}, reps >= 1, slow-ms >= 1000 (unknown: {unknown})")
         settings = Settings(
             reps=args.reps, strategies=strategies, clients=args.clients, rate=args.rate,
             slow_clients=args.slow_clients, slow_ms=args.slow_ms, retry=not args.no_retry,
-            post_clients=args.post_clients,
+            post_clients=args.post_clients, startup_samples=args.startup_samples,
         )  # fmt: skip
         from lab import up
+        from lab.action_image import build_action_image
 
         say("lab up")
         lab = up()
-        raw = measure(settings, lab)
+        image = None
+        if settings.startup_samples:
+            say("building the action image")
+            image = build_action_image()
+        raw = measure(settings, lab, image)
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         dump(raw, args.out / "runs" / f"{stamp}.json.gz")
 
     doc = report.build(raw)
+    if not raw.deploys:  # --only startup: no strategies, no plot; latest.* stay the full run's
+        name = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-startup"
+        (args.out / "runs").mkdir(parents=True, exist_ok=True)
+        (args.out / "runs" / f"{name}.json").write_text(json.dumps(doc, indent=2) + "\n")
+        text = "\n".join(report.startup_markdown(doc)).lstrip() + "\n"
+        (args.out / "runs" / f"{name}.md").write_text(text)
+        say(f"wrote {args.out}/runs/{name}.json, {name}.md")
+        print(text, flush=True)
+        missed = [t for t in doc["targets"] if not t["holds"]]
+        for t in missed:
+            say(f"target missed: {t['name']}: {t['measured']} (limit {t['limit']})")
+        return 3 if missed else 0
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(doc, indent=2) + "\n")
     (args.out / "latest.md").write_text(report.markdown(doc))

@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.run import Raw
-from bench.stats import Target, check_targets, load_target, started_in, summarize_strategy
+from bench.stats import (
+    Target,
+    check_targets,
+    load_target,
+    started_in,
+    startup_target,
+    summarize_startup,
+    summarize_strategy,
+)
 from bench.strategies import BLUEGREEN_STRATEGIES
 
 DEFINITIONS = {
@@ -40,6 +48,12 @@ DEFINITIONS = {
         "bluegreen's variants: after another strategy, one unmeasured deploy of the same variant ran "
         "first (proxy image or config of that variant; see bench/strategies.py), so the measured "
         "switch is the one its users get every time"
+    ),
+    "startup": (
+        "the action image's start-up: `docker run` of it issued (the runner's arguments, INPUT_* of a "
+        "`status` of the bench's app) -> the first byte of its SSH connection at a TCP relay in front "
+        "of the lab's sshd, one run after another after the strategies, under the same load; "
+        "image_size_mb is `docker image inspect`'s Size / 10^6"
     ),
     "aggregation": "counts are sums over reps, latency percentiles pool the reps' windows, times are medians",
 }
@@ -82,6 +96,9 @@ def build(raw: Raw) -> dict[str, Any]:
         strategies[name] = summarize_strategy(deploys, raw.records, raw.probes, raw.events)
     duration = raw.load_stopped - raw.load_started
     targets = [load_target(len(raw.records) / duration), *check_targets(strategies)]
+    startup = None if raw.startup is None else summarize_startup(raw.startup)
+    if startup is not None:
+        targets.append(startup_target(startup))
     fast = [r for r in raw.records if not r.slow]
     steady_rates = [strategies[d.strategy]["reps"][d.rep - 1]["steady_rate_rps"] for d in raw.deploys]
     deploy_rates = [strategies[d.strategy]["reps"][d.rep - 1]["deploy_rate_rps"] for d in raw.deploys]
@@ -117,6 +134,7 @@ def build(raw: Raw) -> dict[str, Any]:
             "seconds": round(duration, 1),
         },
         "strategies": strategies,
+        "startup": startup,
         "targets": [asdict(t) for t in targets],
         "all_targets_hold": all(t.holds for t in targets),
         "definitions": DEFINITIONS,
@@ -129,6 +147,37 @@ def _fmt(value: Any, digits: int = 2) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def startup_markdown(doc: dict[str, Any]) -> list[str]:
+    """The action image's start-up: one table row, and every sample."""
+    s = doc.get("startup")
+    if not s:
+        return []
+    verdict = "yes" if s["holds"] else "**NO**"
+    samples = ", ".join("-" if t is None else f"{t:.2f}" for t in s["samples_seconds"])
+    failed = [code for code in s["exit_codes"] if code != 0]
+    return [
+        "",
+        "## The action's start-up: `docker run` -> first SSH packet",
+        "",
+        f"`docker run` of the action image as GitHub's runner runs it, for a `{s['command']}` of the app "
+        f"`{s['app']}`, {s['samples']} times under the same load; measured from the moment the command "
+        "is issued to the first byte at the lab's sshd (a relay in front of it).",
+        "",
+        "| image | image size MB | runs | median s | min s | max s | target | holds |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
+        f"| `{s['image']}` | {s['image_size_mb']:.1f} | {s['samples']} | {_fmt(s['median_seconds'])} "
+        f"| {_fmt(s['min_seconds'])} | {_fmt(s['max_seconds'])} | median <= {s['limit_seconds']:g} s "
+        f"| {verdict} |",
+        "",
+        f"Every run (s): {samples}. "
+        + (
+            f"Runs that did not exit 0: {len(failed)} (exit codes {failed})."
+            if failed
+            else "Every run exited 0."
+        ),
+    ]
 
 
 def markdown(doc: dict[str, Any]) -> str:
@@ -195,6 +244,7 @@ def markdown(doc: dict[str, Any]) -> str:
             f"| {_fmt(r['p99_ms'])} | {_fmt(r['deploy_p99_ms'])} | {_fmt(r['deploy_seconds'])} "
             f"| {_fmt(r['switch_delay_seconds'])} | {_fmt(r['overhead_seconds'])} |"
         )
+    out += startup_markdown(doc)
     out += ["", "## Targets", "", "| target | holds | measured | limit | margin |", "|---|---|---|---|---|"]
     for t in doc["targets"]:
         target = Target(**t)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.probes import DockerEvents, Load, LoadResult, LoadSettings, Prober
-from bench.stats import Deploy, DockerEvent, Probe, Window
+from bench.stats import Deploy, DockerEvent, Probe, Startup, StartupSample, Window
 from bench.strategies import STRATEGIES, App, Runner, needs_preparation
 from lab.traffic import Record
 
@@ -32,6 +32,7 @@ class Settings:
     probe_period: float = 0.05
     retry: bool = True  # False: clients never retry a request on a keep-alive connection found closed
     post_clients: int = 0  # keep-alive clients sending POST /echo, each paced like one fast client
+    startup_samples: int = 9  # docker runs of the action image (`status`), after the strategies, under load
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class Raw:
     preparations: tuple[tuple[str, Window], ...] = ()
     """The unmeasured deploys run before a bluegreen variant (strategies.needs_preparation): the
     strategy and the window from its start to the end of its settle time."""
+    startup: Startup | None = None
+    """The action image's start-up samples (bench.startup), taken under the same load."""
 
 
 def source_version() -> dict[str, Any]:
@@ -83,7 +86,9 @@ def busy_percent(before: tuple[float, float], after: tuple[float, float]) -> flo
     return round(100 * (after[0] - before[0]) / total, 1) if total > 0 else 0.0
 
 
-def measure(settings: Settings, lab: dict[str, Any]) -> Raw:
+def measure(settings: Settings, lab: dict[str, Any], action_image: str | None = None) -> Raw:
+    """The strategies in alternation under load, then (given `action_image`) its start-up samples
+    with the same load still running."""
     started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     source = source_version()
     run_started = time.monotonic()
@@ -156,6 +161,12 @@ def measure(settings: Settings, lab: dict[str, Any]) -> Raw:
                     f"rep {rep} {strategy:16} {app.version_of(image)} -> {timeline.color}: "
                     f"{timeline.end - timeline.start:5.2f} s{mode}"
                 )
+        startup = None
+        if action_image is not None and settings.startup_samples > 0:
+            from bench.startup import measure_startup
+
+            say(f"start-up of the action image {action_image}: {settings.startup_samples} runs of `status`")
+            startup = measure_startup(lab, action_image, app.name, settings.startup_samples, say=say)
         cpu_end = cpu_times()
         load_after = os.getloadavg()[0]
         result: LoadResult = load.finish()
@@ -190,6 +201,7 @@ def measure(settings: Settings, lab: dict[str, Any]) -> Raw:
         started_at=started_at,
         source=source,
         preparations=tuple(preparations),
+        startup=startup,
     )
 
 
@@ -215,6 +227,7 @@ def dump(raw: Raw, path: Path) -> None:
         "started_at": raw.started_at,
         "source": raw.source,
         "preparations": [[name, w.start, w.end] for name, w in raw.preparations],
+        "startup": None if raw.startup is None else asdict(raw.startup),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(path, "wt") as handle:
@@ -247,4 +260,12 @@ def load_dump(path: Path) -> Raw:
         started_at=data["started_at"],
         source=data.get("source", {"commit": "", "uncommitted": []}),
         preparations=tuple((name, Window(start, end)) for name, start, end in data.get("preparations", [])),
+        startup=_startup(data.get("startup")),
     )
+
+
+def _startup(data: dict[str, Any] | None) -> Startup | None:
+    if data is None:
+        return None
+    samples = tuple(StartupSample(**sample) for sample in data.pop("samples"))
+    return Startup(**data, samples=samples)

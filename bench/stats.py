@@ -375,3 +375,63 @@ def _at_most(name: str, value: float | None, limit: float | None, unit: str) -> 
     if limit:
         margin += f" ({value / limit:.0%} of the limit)"
     return Target(name, holds, f"{value:.3g} {unit}", f"<= {limit:.3g} {unit}", margin)
+
+
+# ---- the action's start-up (issue 13 item 5) ------------------------------------------------------
+
+STARTUP_LIMIT_SECONDS = 1.0
+"""docker run of the action image -> its first SSH packet at the server: the median, at most."""
+
+
+@dataclass(frozen=True)
+class StartupSample:
+    """One `docker run` of the action image: issued -> first byte at the lab's sshd (None: none came)."""
+
+    seconds: float | None
+    exit_code: int | None
+    first_bytes: str = ""
+
+
+@dataclass(frozen=True)
+class Startup:
+    """The start-up samples of one run, and the image they ran."""
+
+    image: str
+    image_id: str
+    image_size_bytes: int
+    command: str
+    app: str
+    samples: tuple[StartupSample, ...]
+
+
+def summarize_startup(startup: Startup, limit: float = STARTUP_LIMIT_SECONDS) -> dict[str, Any]:
+    """Median, min and max of the samples that reached the server; the target holds when the
+    median is within `limit` and every sample reached it."""
+    times = [s.seconds for s in startup.samples if s.seconds is not None]
+    mid = median(times) if times else None
+    missed = len(startup.samples) - len(times)
+    return {
+        "image": startup.image,
+        "image_id": startup.image_id,
+        "image_size_mb": round(startup.image_size_bytes / 1e6, 1),
+        "command": startup.command,
+        "app": startup.app,
+        "samples": len(startup.samples),
+        "samples_seconds": [None if s.seconds is None else round(s.seconds, 3) for s in startup.samples],
+        "exit_codes": [s.exit_code for s in startup.samples],
+        "no_ssh_packet": missed,
+        "median_seconds": _s(mid),
+        "min_seconds": _s(min(times)) if times else None,
+        "max_seconds": _s(max(times)) if times else None,
+        "limit_seconds": limit,
+        "holds": mid is not None and mid <= limit and missed == 0,
+    }
+
+
+def startup_target(summary: dict[str, Any]) -> Target:
+    name = "action image: docker run -> first SSH packet at the server (median)"
+    target = _at_most(name, summary["median_seconds"], summary["limit_seconds"], "s")
+    if summary["no_ssh_packet"]:
+        missed = f"{summary['no_ssh_packet']} of {summary['samples']} runs sent no SSH packet"
+        return Target(name, False, f"{target.measured}; {missed}", target.limit, target.margin)
+    return target

@@ -10,7 +10,9 @@ nothing of that is in the Dockerfile.
 An image of that name that has no recipe label (a real pull) is used as it is. Ours are labelled
 with a hash of their recipe and rebuilt when the recipe changes.
 
-`python -m lab.action_image` prints the image name.
+`build_action_image()` then builds the action's image itself, as GitHub builds it (`docker build`
+of the Dockerfile, no build args). `python -m lab.action_image` prints the base image's name;
+`python -m lab.action_image --action` builds the action's image and prints its name.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ PACKAGES = ("python3", "python3-pip", "python3-venv", "ca-certificates")
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 PIP_CONFIGS = (Path("/etc/pip.conf"), Path("/etc/xdg/pip/pip.conf"))
 LOCK_FILE = Path(tempfile.gettempdir()) / "bluegreen-action-base.lock"
+ACTION_IMAGE = "bluegreen-action:lab"
 
 # Run on the host after the tree is installed; "$1" is the tree.
 _LAYOUT_HOOKS = (
@@ -132,5 +135,42 @@ def ensure_base_image(image: str | None = None) -> str:
     return image
 
 
+def _inspect(tag: str, field: str) -> str:
+    """One field of a local image (`docker image inspect`), "" when there is no such image."""
+    argv = ["docker", "image", "inspect", "--format", f"{{{{{field}}}}}", tag]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def image_id(tag: str) -> str:
+    return _inspect(tag, ".Id")
+
+
+def image_size(tag: str) -> int:
+    """The size of a local image in bytes (`docker image inspect`'s Size)."""
+    return int(_inspect(tag, ".Size") or "0")
+
+
+def build_action_image(tag: str = ACTION_IMAGE, timeout: float = 900) -> str:
+    """`docker build` of the action's Dockerfile, on the base image ensure_base_image() provides.
+    The image a rebuild replaces is removed, so rebuilds leave no dangling ones."""
+    ensure_base_image()
+    before = image_id(tag)
+    done = subprocess.run(
+        ["docker", "build", "--quiet", "--tag", tag, str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"docker build of {tag} failed:\n{done.stdout}\n{done.stderr}")
+    if before and image_id(tag) != before:
+        subprocess.run(["docker", "image", "rm", before], capture_output=True, check=False)
+    return tag
+
+
 if __name__ == "__main__":
-    print(ensure_base_image())
+    import sys
+
+    print(build_action_image() if "--action" in sys.argv[1:] else ensure_base_image())

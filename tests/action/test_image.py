@@ -8,7 +8,6 @@ import re
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,8 +241,9 @@ def test_cancelled_run_cleans_up_and_reports_once(action_image: str, app: App, t
     assert projects.isdisjoint(left), left
 
 
-def test_image_reaches_the_server_fast(action_image: str, lab: dict[str, Any], tmp_path: Path) -> None:
-    """From `docker run` to the first SSH bytes at the server: the start-up a deploy pays."""
+def test_image_speaks_ssh_to_the_server(action_image: str, lab: dict[str, Any], tmp_path: Path) -> None:
+    """The image's first bytes at the server are an SSH identification string. Its start-up time
+    (docker run -> first SSH packet) is a target measured by `make bench` (bench/startup.py), not here."""
     workspace = lab_workspace(lab, tmp_path)
     inputs = {
         "host": "127.0.0.1",
@@ -254,20 +254,14 @@ def test_image_reaches_the_server_fast(action_image: str, lab: dict[str, Any], t
         "compose-file": "deploy/compose.yml",
         "connect-timeout": "2",
     }
-    timings = []
-    for _ in range(3):
-        with socket.create_server(("127.0.0.1", 0)) as server:
-            server.settimeout(30)
-            port = server.getsockname()[1]
-            started = time.monotonic()
-            # The run fails once the fake server hangs up; only the time to its first bytes counts.
-            argv, env = docker_run(action_image, workspace, {**inputs, "port": str(port)})
-            runner = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            connection, _ = server.accept()
-            with connection:
-                first = connection.recv(64)
-                timings.append(time.monotonic() - started)
-            runner.wait(timeout=60)
-        assert first.startswith(b"SSH-2.0-")
-    print(f"docker run -> first SSH bytes: {', '.join(f'{t:.2f}' for t in timings)} s")
-    assert min(timings) < 2.0, timings
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(60)
+        port = server.getsockname()[1]
+        # The run fails once the fake server hangs up; only its first bytes count.
+        argv, env = docker_run(action_image, workspace, {**inputs, "port": str(port)})
+        runner = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        connection, _ = server.accept()
+        with connection:
+            first = connection.recv(64)
+        runner.wait(timeout=60)
+    assert first.startswith(b"SSH-2.0-"), first
