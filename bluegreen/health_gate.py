@@ -52,7 +52,7 @@ class HealthGate:
         deadline = time.monotonic() + self.timeout
         probe = Probe(self.host)
         last = "no probe yet"
-        for delay in backoff(0.05, 1.5, 0.25):
+        for delay in backoff(0.05, 1.5, 0.15):
             also_check()
             states = project_states(self.host.docker(), project)
             verdict = startup_verdict(states)
