@@ -359,6 +359,7 @@ class Deployment:
             (SEAMLESS_MARK + rendered).encode(),
             js=njs_module(self.app, files.active_path).encode(),
             active=active_file(self.app, target),
+            holding=active_file(self.app, live) if live else None,
         )
 
     def _upload(self, target: str) -> Release:
@@ -497,11 +498,7 @@ class Deployment:
             if plan.live:
                 step = "drain"
                 with self.timer.phase("drain"):
-                    started = time.monotonic()
-                    self.proxy.drain(self.config.drain_timeout)
-                    if self.switch_mode == SEAMLESS:
-                        left = max(self.config.drain_timeout - (time.monotonic() - started), 0.5)
-                        wait_for_no_connections(self.host, self.config.ports[plan.live], left, self.report)
+                    self._drain(plan.live)
                 step = "stop-old"
                 with self.timer.phase("stop-old"):
                     if plan.live == plan.target:  # never stop the color just switched to
@@ -534,6 +531,16 @@ class Deployment:
         except Exception as exc:
             self.report.warning(f"could not take {plan.target} away again: {exc}")
 
+    def _drain(self, color: str) -> None:
+        """Wait (up to drain-timeout) until nothing is in flight to a color nginx no longer routes to:
+        the workers of an old config have exited, and in seamless mode no connection to its port
+        is left open."""
+        started = time.monotonic()
+        self.proxy.drain(self.config.drain_timeout)
+        if self.switch_mode == SEAMLESS:
+            left = max(self.config.drain_timeout - (time.monotonic() - started), 0.5)
+            wait_for_no_connections(self.host, self.config.ports[color], left, self.report)
+
     def _switch_back(self, previous: Routing, plan: Plan, cause: BaseException) -> None:
         self.report.warning("switching nginx back to the previous config")
         try:
@@ -545,6 +552,7 @@ class Deployment:
                 f"both {plan.target} and {plan.live or 'the old color'} are left running. Check "
                 f"{self.proxy.live_config} and `docker logs` of the proxy, then deploy again"
             ) from None
+        self._drain(plan.target)  # requests that reached the target before the switch-back finish
         self._abandon(plan)
 
     def _remove_older_releases(self, release: Release) -> None:

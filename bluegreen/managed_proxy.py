@@ -113,15 +113,19 @@ class ManagedProxy:
         return routed_color_of(self.routing(), self.app)
 
     def settle(self, candidate: Candidate) -> None:
-        self._write_aside(candidate)
+        self._write_module(candidate)
+        self._write_active(candidate.active)
         self.host.write_file(self.live_config, candidate.config)
 
-    def _write_aside(self, candidate: Candidate) -> None:
-        """The njs module and the active-color file: read by nginx at load and per request."""
+    def _write_module(self, candidate: Candidate) -> None:
+        """bluegreen's njs module: nginx reads it when it loads a config."""
         if candidate.js is not None and self.host.read_file(self.js_file) != candidate.js:
             self.host.write_file(self.js_file, candidate.js)
-        if candidate.active is not None:
-            self.host.write_file(self.active_file, candidate.active)
+
+    def _write_active(self, content: bytes | None) -> None:
+        """The active-color file: nginx reads it on every request (atomic: write, then rename)."""
+        if content is not None:
+            self.host.write_file(self.active_file, content)
 
     def changes(self, container: Container) -> list[str]:
         """How the running proxy differs from what the inputs ask for."""
@@ -146,8 +150,7 @@ class ManagedProxy:
         self.host.run(commands.make_dirs(self.layout.nginx_dir, self.layout.proxy_dir)).check(
             "creating the proxy's directories"
         )
-        if candidate.js is not None and self.host.read_file(self.js_file) != candidate.js:
-            self.host.write_file(self.js_file, candidate.js)  # nginx reads it at load, not per request
+        self._write_module(candidate)
         self.host.write_file(self.layout.next_config, candidate.config)
         self._written = candidate.config
         config = f"{PROXY_CONFIG_DIR}/nginx.conf.next"
@@ -172,29 +175,28 @@ class ManagedProxy:
     def switch(self, candidate: Candidate) -> None:
         container = self._container()
         unchanged = container is not None and not self.changes(container)
-        if (
-            candidate.mode == SEAMLESS
-            and unchanged
-            and self.host.read_file(self.live_config) == candidate.config
-        ):
-            self._write_aside(candidate)  # nginx reads the active color per request: no reload
+        same_config = self.host.read_file(self.live_config) == candidate.config
+        if candidate.mode == SEAMLESS and unchanged and same_config:
+            self._write_active(candidate.active)  # nginx reads the active color per request: no reload
             self.discard()
             return
         if self._written != candidate.config:
             self.host.write_file(self.layout.next_config, candidate.config)
-        self._write_aside(candidate)
+        self._write_module(candidate)
+        if container is None or not unchanged:  # nothing serves through it yet, or it is recreated
+            self._write_active(candidate.active)
+            self.host.rename(self.layout.next_config, self.live_config)
+            if container is not None:
+                self.report.warning(
+                    f"recreating the proxy: {'; '.join(self.changes(container))} "
+                    "(connections open on it are dropped)"
+                )
+            self._up()
+            return
+        self._write_active(candidate.holding)  # a changed config goes live still routing to the live color
         self.host.rename(self.layout.next_config, self.live_config)
-        if container is None:
-            self._up()
-            return
-        changed = self.changes(container)
-        if changed:
-            self.report.warning(
-                f"recreating the proxy: {'; '.join(changed)} (connections open on it are dropped)"
-            )
-            self._up()
-            return
         NginxProcess(container, self.report).reload()
+        self._write_active(candidate.active)
 
     def _up(self) -> None:
         proxy_file = proxy_compose(self.image, self.layout.nginx_dir, self.app, self.volumes)

@@ -38,6 +38,10 @@ class Candidate:
     config: bytes
     js: bytes | None = None
     active: bytes | None = None
+    holding: bytes | None = None
+    """The active-color file naming the live color: what it must say while nginx loads a changed
+    seamless config, so that the new config routes to the new color only once it is live (and never
+    if it cannot be loaded). None when nothing serves yet."""
 
     @property
     def mode(self) -> str:

@@ -134,14 +134,17 @@ class UserProxy:
         return routed_color_of(self.routing(), self.app)
 
     def settle(self, candidate: Candidate) -> None:
-        self._write_aside(candidate)
+        self._write_module(candidate)
+        self._write_active(candidate.active)
         self.write_live(candidate.config)
 
-    def _write_aside(self, candidate: Candidate) -> None:
+    def _write_module(self, candidate: Candidate) -> None:
         if candidate.js is not None and self.host.read_file(self.js_file) != candidate.js:
             self.host.write_file(self.js_file, candidate.js)
-        if candidate.active is not None:
-            self.host.write_file(self.active_file, candidate.active)
+
+    def _write_active(self, content: bytes | None) -> None:
+        if content is not None:
+            self.host.write_file(self.active_file, content)
 
     def write_live(self, config: bytes) -> None:
         if self.mount.single_file and self.read_live() is not None:
@@ -159,15 +162,19 @@ class UserProxy:
         with self._turn():
             previous = self.routing()
             if candidate.mode == SEAMLESS and previous.config == candidate.config:
-                self._write_aside(candidate)  # nginx reads the active color per request: no reload
+                self._write_active(candidate.active)  # nginx reads the active color per request: no reload
                 return
-            self._write_aside(candidate)
+            self._write_module(candidate)
+            self._write_active(
+                candidate.holding
+            )  # a changed config goes live still routing to the live color
             self.write_live(candidate.config)
             result = self.host.run(commands.nginx_test_in(self.container_name))
             if not result.ok:
                 self._put_back(previous)
                 raise nginx_test_failure(result.stderr or result.stdout)
             NginxProcess(self._container(), self.report).reload()
+            self._write_active(candidate.active)
 
     def _put_back(self, routing: Routing) -> None:
         if routing.active is not None:

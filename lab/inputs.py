@@ -36,7 +36,18 @@ def deploy_inputs(
 
 
 def as_flags(values: dict[str, str]) -> list[str]:
-    return [arg for name, value in values.items() for arg in (f"--{name}", value)]
+    """The CLI's arguments: `--name value`, and for a true/false input the switch `--name` or
+    `--no-name`."""
+    from bluegreen.config import input_specs
+
+    switches = {name for name, spec in input_specs().items() if spec.default in ("true", "false")}
+    flags: list[str] = []
+    for name, value in values.items():
+        if name in switches:
+            flags.append(f"--{name}" if value == "true" else f"--no-{name}")
+        else:
+            flags += [f"--{name}", value]
+    return flags
 
 
 def as_action_inputs(values: dict[str, str]) -> dict[str, str]:

@@ -126,7 +126,12 @@ def normalized(summary: str) -> str:
     return SECONDS.sub("N", summary)
 
 
-def check_summary(summary: str, app: App, status: str, before: str, after: str, image: str) -> list[str]:
+SEAMLESS_ROW = "| Switch | seamless (no reload: no connection closed) |\n"
+
+
+def check_summary(
+    summary: str, app: App, status: str, before: str, after: str, image: str, switch_row: str = SEAMLESS_ROW
+) -> list[str]:
     """The summary's header, exactly (durations aside); returns the phase rows."""
     head, _, table = normalized(summary).partition("| Phase | Result | Seconds |\n|---|---|---:|\n")
     assert head == (
@@ -136,6 +141,7 @@ def check_summary(summary: str, app: App, status: str, before: str, after: str, 
         f"| Color before | {before} |\n"
         f"| Color after | {after} |\n"
         f"| Image | `{image}` |\n"
+        f"{switch_row}"
         "| Duration | N s |\n\n"
     )
     rows = table.split("\n\n")[0].splitlines()
@@ -161,6 +167,8 @@ def check_deploy(run: ActionRun, app: App, image: str, before: str, after: str, 
         "status": "deployed",
         "image": image,
         "lock-holder": "",
+        "certificate-expires": "",
+        "switch-mode": "seamless",  # the lab's proxy image has njs
     }
     rows = check_summary(run.summary, app, "deployed", before, after, image)
     assert all("| ok |" in row for row in rows)
@@ -198,7 +206,7 @@ def test_image_reports_a_failed_deploy_once(action_image: str, app: App, tmp_pat
     assert_groups_balanced(run.log)
     outputs = parse_outputs(run.outputs)
     assert outputs.keys() == {"status", "duration-seconds"} and outputs["status"] == "failed"
-    rows = check_summary(run.summary, app, "failed", "—", "—", broken)
+    rows = check_summary(run.summary, app, "failed", "—", "—", broken, switch_row="")
     assert rows[-1].startswith("| health | failed |") or rows[-1].startswith("| start | failed |"), rows
     message = unescape(errors[0].removeprefix("::error::"))
     assert run.summary.endswith(f"**Error**\n\n```text\n{message}\n```\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -65,7 +66,9 @@ FAULTS: dict[str, tuple[Callable[[dict[str, Any], Path], dict[str, str]], str]] 
     ),
     "nginx -t rejects the config": (
         lambda lab, tmp: {
-            "nginx-template": template_with(lab, tmp, "keepalive 16;", "keepalive 16;\nbogus on;")
+            "nginx-template": template_with(
+                lab, tmp, "proxy_http_version 1.1;", "proxy_http_version 1.1;\n            bogus on;"
+            )
         },
         "nginx rejected the rendered config (nginx -t), nothing was switched",
     ),
@@ -82,7 +85,7 @@ FAULTS: dict[str, tuple[Callable[[dict[str, Any], Path], dict[str, str]], str]] 
     ),
     "verification through nginx fails (config ignores the new color)": (
         lambda lab, tmp: {
-            "nginx-template": template_with(lab, tmp, "{{ upstream_port }}", "18501"),
+            "nginx-template": template_with(lab, tmp, "{{ bluegreen_backend }}", "127.0.0.1:18501"),
         },
         "verification through nginx (127.0.0.1:18500/health) failed after the switch",
     ),
@@ -110,7 +113,7 @@ def test_failed_verification_with_a_dead_route_swaps_back(
     app: App, lab: dict[str, Any], tmp_path: Path
 ) -> None:
     """A config that passes nginx -t but routes nowhere: requests fail until the swap back, then recover."""
-    template = template_with(lab, tmp_path, "{{ upstream_port }}", "1")
+    template = template_with(lab, tmp_path, "{{ bluegreen_backend }}", "127.0.0.1:1")
     run = app.deploy(lab["images"]["v2"], **{"nginx-template": template})
     assert run.exit_code == 1
     assert (
@@ -144,7 +147,8 @@ def cut_ssh_sessions(server: str, user: str) -> None:
     ]
     assert sessions, top["Processes"]
     for pid in sessions:
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # a short command's session may have ended
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_ssh_cut_mid_deploy_keeps_serving_and_the_next_deploy_succeeds(app: App, lab: dict[str, Any]) -> None:
