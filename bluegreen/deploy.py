@@ -35,7 +35,7 @@ from bluegreen.containers import (
     stop_project,
 )
 from bluegreen.docker_state import ContainerState
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import BluegreenError, Cancelled, UnreadableFile
 from bluegreen.health_gate import HealthGate, Probe
 from bluegreen.host import Host
 from bluegreen.layout import Layout, resolve_remote_dir
@@ -277,14 +277,14 @@ class Deployment:
     def _routed_color(self) -> str | None:
         try:
             return self.proxy.routed_color()
-        except BluegreenError as exc:
+        except UnreadableFile as exc:
             self.report.warning(f"the live nginx config is unreadable ({exc})")
             return None
 
     def _routing(self) -> Routing:
         try:
             return self.proxy.routing()
-        except BluegreenError as exc:
+        except UnreadableFile as exc:
             raise BluegreenError(
                 f"the live nginx config cannot be read, so nothing was switched: {exc}"
             ) from None
@@ -568,6 +568,8 @@ class Deployment:
         """Best effort: the deploy succeeded whether or not old images could be removed."""
         try:
             removed = remove_unused_images(self.host.docker(), images)
+        except Cancelled:
+            raise
         except Exception as exc:
             self.report.warning(f"could not remove old images: {printable(str(exc), 500)}")
             return

@@ -71,6 +71,11 @@ class RemoteCommandError(BluegreenError):
         super().__init__(f"{what} failed (exit {exit_code}): {command}{detail}")
 
 
+class Cancelled(BluegreenError):
+    """The run was told to stop (SIGTERM: a cancelled workflow, `docker stop`). Never swallowed:
+    code that tolerates a failure catches the failure's own class, not BluegreenError."""
+
+
 class TunnelForbidden(BluegreenError):
     """sshd refuses TCP forwarding (direct-tcpip), which the health probe and the verification use."""
 

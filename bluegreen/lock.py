@@ -6,7 +6,7 @@ import json
 from contextlib import suppress
 
 from bluegreen import commands
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import BluegreenError, UnreadableFile
 from bluegreen.host import CommandResult, Held, Host
 from bluegreen.layout import Layout
 from bluegreen.untrusted import decode, printable
@@ -47,7 +47,7 @@ def lock_holder(host: Host, layout: Layout) -> str:
     """Who wrote the lock-holder file last, as printable text ("" when unknown)."""
     try:
         raw = host.read_file(layout.lock_holder_file)
-    except BluegreenError:
+    except UnreadableFile:
         return ""
     return printable(decode(raw), 500).strip() if raw else ""
 

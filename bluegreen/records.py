@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bluegreen.colors import COLORS
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import UnreadableFile
 from bluegreen.host import Host
 from bluegreen.layout import Layout
 from bluegreen.progress import Reporter
@@ -86,7 +86,7 @@ class Records:
     def _read(self, path: str, what: str) -> bytes | None:
         try:
             return self.host.read_file(path)
-        except BluegreenError as exc:
+        except UnreadableFile as exc:
             self.report.warning(f"{what} is unreadable ({exc}); the containers and nginx decide")
             return None
 

@@ -11,15 +11,11 @@ from types import FrameType
 from bluegreen.config import SECRET_INPUTS, parse_inputs
 from bluegreen.deploy import Result, run_command
 from bluegreen.envfile import quote_for_compose_v1, quote_for_compose_v2
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import BluegreenError, Cancelled
 from bluegreen.progress import Reporter, Timer
 from bluegreen.redact import redact, secret_fragments
 from bluegreen.ssh import HostKeyCheck, connect
 from bluegreen.untrusted import printable
-
-
-class Cancelled(BluegreenError):
-    """The run was told to stop (SIGTERM: a cancelled workflow, `docker stop`)."""
 
 
 def _cancel(signum: int, frame: FrameType | None) -> None:

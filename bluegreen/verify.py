@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import BluegreenError, TunnelForbidden
 from bluegreen.health import Answer, backoff, http_get
 from bluegreen.health_gate import Probe
 from bluegreen.host import Stream
@@ -95,7 +95,7 @@ class ProxyCheck:
         """The color nginx answers from now (by its upstream header), if it answers and says."""
         try:
             answer = self._get()
-        except BluegreenError:  # no tunnel to ask through: the config file and the records decide
+        except TunnelForbidden:  # no tunnel to ask through: the config file and the records decide
             return None
         upstream = answer.headers.get(UPSTREAM_HEADER, "") if isinstance(answer, Answer) else ""
         port = upstream.rpartition(":")[2]

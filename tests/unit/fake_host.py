@@ -426,6 +426,7 @@ class FakeHost:
         self.modes: dict[str, int] = {}
         self.writes: list[str] = []
         self.write_failures: dict[str, BaseException] = {}
+        self.read_failures: dict[str, BaseException] = {}
         """path -> what write_file of that path raises (an SFTP failure, say)."""
         self.argvs: list[tuple[str, ...]] = []
         self.unscripted: list[tuple[str, ...]] = []
@@ -559,6 +560,8 @@ class FakeHost:
             self.files[target] = self.files.pop(source)
 
     def read_file(self, path: str, *, limit: int = READ_LIMIT) -> bytes | None:
+        if path in self.read_failures:
+            raise self.read_failures[path]
         data = self.files.get(path)
         if data is not None and len(data) > limit:
             raise UnreadableFile(path, f"it is larger than {limit} bytes")

@@ -16,7 +16,7 @@ import pytest
 
 from bluegreen.config import Config, parse_inputs
 from bluegreen.deploy import Result, run_command
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import BluegreenError, Cancelled, UnreadableFile
 from tests.unit.fake_host import MUTATIONS, FakeHost, routed_by
 from tests.unit.test_config import good
 
@@ -418,3 +418,31 @@ def test_compose_pull_failure_keeps_the_kept_colors_containers(fake: FakeHost, w
     assert fake.engine.statuses(BLUE) == ["running"]
     assert [c.subcommand for c in fake.compose_calls()] == ["pull"]
     assert [c.id for c in fake.engine.project(GREEN)] == kept
+
+
+# ---- a cancelled run is never taken for an unreadable file -----------------------------------------
+
+
+def test_a_cancellation_while_reading_the_records_cancels_the_run(fake: FakeHost, workspace: Path) -> None:
+    """SIGTERM raises Cancelled wherever the run is; reading the state file tolerates an unreadable
+    file, never a cancellation (a deploy once went on after a SIGTERM in detect)."""
+    deployed(fake, workspace, "v1")
+    fake.read_failures[STATE] = Cancelled("cancelled by signal SIGTERM")
+    fake.clear_records()
+
+    exc = fails(fake, workspace, version="v2")
+
+    assert isinstance(exc, Cancelled)
+    assert fake.compose_calls() == []
+    assert fake.engine.statuses(BLUE) == ["running"]
+
+
+def test_an_unreadable_state_file_is_a_warning_and_the_containers_decide(
+    fake: FakeHost, workspace: Path
+) -> None:
+    deployed(fake, workspace, "v1")
+    fake.read_failures[STATE] = UnreadableFile(STATE, "it is not a regular file")
+
+    result = run(fake, workspace, version="v2")
+
+    assert (result.previous_color, result.active_color) == ("blue", "green")
