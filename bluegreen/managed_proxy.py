@@ -22,6 +22,7 @@ from bluegreen.proxy import (
     Candidate,
     NginxProcess,
     Routing,
+    SwitchFiles,
     nginx_test_failure,
     routed_color_of,
 )
@@ -55,6 +56,8 @@ class ManagedProxy:
         self.compose = compose
         """The proxy's compose project (built lazily: it needs the host's compose program)."""
         self.live_config = layout.live_config
+        nginx_dir = layout.nginx_dir
+        self.switch_files = SwitchFiles(host, f"{nginx_dir}/bluegreen.js", f"{nginx_dir}/active")
         self._written: bytes | None = None
 
     def check(self) -> None:
@@ -82,14 +85,6 @@ class ManagedProxy:
     def _container(self) -> Container | None:
         return running_container(self.host.docker(), project_name(self.app, "proxy"))
 
-    @property
-    def js_file(self) -> str:
-        return f"{self.layout.nginx_dir}/bluegreen.js"
-
-    @property
-    def active_file(self) -> str:
-        return f"{self.layout.nginx_dir}/active"
-
     def seamless_files(self) -> SeamlessFiles | None:
         """Seamless when the image the proxy runs (or will run) has njs."""
         container = self._container()
@@ -107,25 +102,15 @@ class ManagedProxy:
         )
 
     def routing(self) -> Routing:
-        return Routing(self.host.read_file(self.live_config), self.host.read_file(self.active_file))
+        return Routing(self.host.read_file(self.live_config), self.switch_files.read_active())
 
     def routed_color(self) -> str | None:
         return routed_color_of(self.routing(), self.app)
 
     def settle(self, candidate: Candidate) -> None:
-        self._write_module(candidate)
-        self._write_active(candidate.active)
+        self.switch_files.write_module(candidate)
+        self.switch_files.write_active(candidate.active)
         self.host.write_file(self.live_config, candidate.config)
-
-    def _write_module(self, candidate: Candidate) -> None:
-        """bluegreen's njs module: nginx reads it when it loads a config."""
-        if candidate.js is not None and self.host.read_file(self.js_file) != candidate.js:
-            self.host.write_file(self.js_file, candidate.js)
-
-    def _write_active(self, content: bytes | None) -> None:
-        """The active-color file: nginx reads it on every request (atomic: write, then rename)."""
-        if content is not None:
-            self.host.write_file(self.active_file, content)
 
     def changes(self, container: Container) -> list[str]:
         """How the running proxy differs from what the inputs ask for."""
@@ -150,7 +135,7 @@ class ManagedProxy:
         self.host.run(commands.make_dirs(self.layout.nginx_dir, self.layout.proxy_dir)).check(
             "creating the proxy's directories"
         )
-        self._write_module(candidate)
+        self.switch_files.write_module(candidate)
         self.host.write_file(self.layout.next_config, candidate.config)
         self._written = candidate.config
         config = f"{PROXY_CONFIG_DIR}/nginx.conf.next"
@@ -177,14 +162,16 @@ class ManagedProxy:
         unchanged = container is not None and not self.changes(container)
         same_config = self.host.read_file(self.live_config) == candidate.config
         if candidate.mode == SEAMLESS and unchanged and same_config:
-            self._write_active(candidate.active)  # nginx reads the active color per request: no reload
+            self.switch_files.write_active(
+                candidate.active
+            )  # nginx reads the active color per request: no reload
             self.discard()
             return
         if self._written != candidate.config:
             self.host.write_file(self.layout.next_config, candidate.config)
-        self._write_module(candidate)
+        self.switch_files.write_module(candidate)
         if container is None or not unchanged:  # nothing serves through it yet, or it is recreated
-            self._write_active(candidate.active)
+            self.switch_files.write_active(candidate.active)
             self.host.rename(self.layout.next_config, self.live_config)
             if container is not None:
                 self.report.warning(
@@ -193,10 +180,12 @@ class ManagedProxy:
                 )
             self._up()
             return
-        self._write_active(candidate.holding)  # a changed config goes live still routing to the live color
+        self.switch_files.write_active(
+            candidate.holding
+        )  # a changed config goes live still routing to the live color
         self.host.rename(self.layout.next_config, self.live_config)
         NginxProcess(container, self.report).reload()
-        self._write_active(candidate.active)
+        self.switch_files.write_active(candidate.active)
 
     def _up(self) -> None:
         proxy_file = proxy_compose(self.image, self.layout.nginx_dir, self.app, self.volumes)
@@ -218,7 +207,7 @@ class ManagedProxy:
             self.host.run(self.compose().stop()).check("stopping the nginx proxy")
             return
         if routing.active is not None:
-            self.host.write_file(self.active_file, routing.active)
+            self.switch_files.write_active(routing.active)
         if self.host.read_file(self.live_config) != routing.config:
             self.host.write_file(self.live_config, routing.config)
             self.reload_if_running()

@@ -56,6 +56,28 @@ class Routing:
     active: bytes | None = None
 
 
+@dataclass(frozen=True)
+class SwitchFiles:
+    """The seamless mode's two files on the host, beside the config nginx loads: bluegreen's njs
+    module (read when nginx loads a config) and the active-color file (read on every request)."""
+
+    host: Host
+    js_file: str
+    active_file: str
+
+    def read_active(self) -> bytes | None:
+        return self.host.read_file(self.active_file)
+
+    def write_module(self, candidate: Candidate) -> None:
+        if candidate.js is not None and self.host.read_file(self.js_file) != candidate.js:
+            self.host.write_file(self.js_file, candidate.js)
+
+    def write_active(self, content: bytes | None) -> None:
+        """Atomic (write, then rename): a request reads the old file or the new one."""
+        if content is not None:
+            self.host.write_file(self.active_file, content)
+
+
 class Proxy(Protocol):
     live_config: str
     """The host path of the file bluegreen renders: nginx's whole config or an included file."""

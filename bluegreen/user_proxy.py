@@ -19,7 +19,7 @@ from bluegreen import commands
 from bluegreen.errors import BluegreenError, InputError
 from bluegreen.host import CommandResult, Host
 from bluegreen.progress import Reporter
-from bluegreen.proxy import Candidate, NginxProcess, Routing, nginx_test_failure, routed_color_of
+from bluegreen.proxy import Candidate, NginxProcess, Routing, SwitchFiles, nginx_test_failure, routed_color_of
 from bluegreen.routing import SEAMLESS, SeamlessFiles
 
 if TYPE_CHECKING:
@@ -60,9 +60,10 @@ class UserProxy:
         self.host, self.app, self.container_name, self.report = host, app, container_name, report
         self.live_config = config_file
         directory = posixpath.dirname(config_file)
-        self.js_file = f"{directory}/.bluegreen-{app}.js"
-        self.active_file = f"{directory}/.bluegreen-{app}.active"
-        """Beside the config file, in the directory the container mounts (hidden: no *.conf match)."""
+        # Beside the config file, in the directory the container mounts (hidden: no *.conf match).
+        self.switch_files = SwitchFiles(
+            host, f"{directory}/.bluegreen-{app}.js", f"{directory}/.bluegreen-{app}.active"
+        )
         self.lock_file = f"{lock_dir}/.proxy-{container_name}.lock"
         """Apps behind the same nginx take turns to swap, test and reload."""
         self._mount: ConfigMount | None = None
@@ -120,31 +121,23 @@ class UserProxy:
             return None
         inside = posixpath.dirname(self.mount.path_inside)
         return SeamlessFiles(
-            js_path=f"{inside}/{posixpath.basename(self.js_file)}",
-            active_path=f"{inside}/{posixpath.basename(self.active_file)}",
+            js_path=f"{inside}/{posixpath.basename(self.switch_files.js_file)}",
+            active_path=f"{inside}/{posixpath.basename(self.switch_files.active_file)}",
         )
 
     def read_live(self) -> bytes | None:
         return self.host.read_file(self.live_config)
 
     def routing(self) -> Routing:
-        return Routing(self.read_live(), self.host.read_file(self.active_file))
+        return Routing(self.read_live(), self.switch_files.read_active())
 
     def routed_color(self) -> str | None:
         return routed_color_of(self.routing(), self.app)
 
     def settle(self, candidate: Candidate) -> None:
-        self._write_module(candidate)
-        self._write_active(candidate.active)
+        self.switch_files.write_module(candidate)
+        self.switch_files.write_active(candidate.active)
         self.write_live(candidate.config)
-
-    def _write_module(self, candidate: Candidate) -> None:
-        if candidate.js is not None and self.host.read_file(self.js_file) != candidate.js:
-            self.host.write_file(self.js_file, candidate.js)
-
-    def _write_active(self, content: bytes | None) -> None:
-        if content is not None:
-            self.host.write_file(self.active_file, content)
 
     def write_live(self, config: bytes) -> None:
         if self.mount.single_file and self.read_live() is not None:
@@ -162,10 +155,12 @@ class UserProxy:
         with self._turn():
             previous = self.routing()
             if candidate.mode == SEAMLESS and previous.config == candidate.config:
-                self._write_active(candidate.active)  # nginx reads the active color per request: no reload
+                self.switch_files.write_active(
+                    candidate.active
+                )  # nginx reads the active color per request: no reload
                 return
-            self._write_module(candidate)
-            self._write_active(
+            self.switch_files.write_module(candidate)
+            self.switch_files.write_active(
                 candidate.holding
             )  # a changed config goes live still routing to the live color
             self.write_live(candidate.config)
@@ -174,11 +169,11 @@ class UserProxy:
                 self._put_back(previous)
                 raise nginx_test_failure(result.stderr or result.stdout)
             NginxProcess(self._container(), self.report).reload()
-            self._write_active(candidate.active)
+            self.switch_files.write_active(candidate.active)
 
     def _put_back(self, routing: Routing) -> None:
         if routing.active is not None:
-            self.host.write_file(self.active_file, routing.active)
+            self.switch_files.write_active(routing.active)
         if routing.config is None:
             self.host.run(commands.remove(self.live_config)).check(f"removing {self.live_config}")
         else:
