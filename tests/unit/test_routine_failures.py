@@ -14,7 +14,7 @@ from typing import Any
 import docker.errors
 import pytest
 
-from bluegreen.config import Config, parse_inputs
+from bluegreen.config import DEFAULT_TEMPLATE, Config, parse_inputs
 from bluegreen.deploy import Result, run_command
 from bluegreen.errors import BluegreenError, Cancelled, UnreadableFile
 from tests.unit.fake_host import MUTATIONS, FakeHost, routed_by
@@ -446,3 +446,25 @@ def test_an_unreadable_state_file_is_a_warning_and_the_containers_decide(
     result = run(fake, workspace, version="v2")
 
     assert (result.previous_color, result.active_color) == ("blue", "green")
+
+
+# ---- a template bluegreen cannot verify through ----------------------------------------------------
+
+
+def test_a_template_without_the_upstream_header_deploys_with_one_warning(
+    fake: FakeHost, workspace: Path
+) -> None:
+    template = (DEFAULT_TEMPLATE.read_text()).replace(
+        "add_header X-Bluegreen-Upstream $upstream_addr always;", ""
+    )
+    (workspace / "nginx.conf.j2").write_text(template)
+    timing = {"health-timeout": "1", "drain-timeout": "1", "lock-timeout": "1"}
+    inputs = good(command="deploy", image=f"{IMAGE}:v1", **{"nginx-template": "nginx.conf.j2"}, **timing)
+    reporter = Recorder()
+
+    result = run_command(parse_inputs(inputs, workspace), fake, reporter)
+
+    assert result.active_color == "blue"
+    weaker = [w for w in reporter.warnings if "sets no X-Bluegreen-Upstream header" in w]
+    assert len(weaker) == 1, reporter.warnings
+    assert "verification after the switch only sees a 2xx" in weaker[0]
