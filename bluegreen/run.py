@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import FrameType
 
+from bluegreen import cancellation
 from bluegreen.config import SECRET_INPUTS, parse_inputs
 from bluegreen.deploy import Result, run_command
 from bluegreen.envfile import quote_for_compose_v1, quote_for_compose_v2
-from bluegreen.errors import BluegreenError, Cancelled
+from bluegreen.errors import BluegreenError
 from bluegreen.progress import Reporter, Timer
 from bluegreen.redact import redact, secret_fragments
 from bluegreen.ssh import HostKeyCheck, connect
 from bluegreen.untrusted import printable
-
-
-def _cancel(signum: int, frame: FrameType | None) -> None:
-    # Raised in the main thread wherever it is, so the routine's cleanup (tear down the new color,
-    # or switch nginx back) runs before the process exits.
-    raise Cancelled(f"cancelled by signal {signal.Signals(signum).name}")
 
 
 def execute(raw_inputs: Mapping[str, str], reporter: Reporter, workspace: Path = Path(".")) -> Result:
@@ -35,8 +27,7 @@ def execute(raw_inputs: Mapping[str, str], reporter: Reporter, workspace: Path =
 
 
 def _execute(raw_inputs: Mapping[str, str], reporter: Reporter, workspace: Path) -> Result:
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _cancel)
+    cancellation.install()
     config = parse_inputs(raw_inputs, workspace)
     if config.insecure_skip_host_key_check:
         reporter.warning("insecure-skip-host-key-check is true: the server's identity is NOT verified")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import paramiko
 
+from bluegreen.cancellation import shielded, shielding
 from bluegreen.errors import BluegreenError, InputError, TunnelForbidden, UnreadableFile
 from bluegreen.host import READ_LIMIT, CommandResult, Held, Stream, check_readable
 from bluegreen.sessions import Session, SessionBudget
@@ -129,6 +130,9 @@ def connect(
         answered = transport is not None and bool(transport.remote_version)
         client.close()
         raise _connect_error(exc, host, port, username, timeout, answered) from None
+    transport = client.get_transport()
+    if transport is not None:
+        shield_writes(transport)
     return SshHost(client, name=where, user=username)
 
 
@@ -190,6 +194,15 @@ SFTP_TIMEOUT = 60.0
 """Seconds one SFTP request may go unanswered."""
 
 TUNNEL_CHECK_TIMEOUT = 10.0
+
+
+def shield_writes(transport: paramiko.Transport) -> None:
+    """A cancellation must not cut an SSH message in half, nor leave paramiko's send lock taken
+    (it is acquired a few bytecodes before the `try` that releases it): the cleanup that follows
+    a cancellation needs the connection."""
+    packetizer = transport.packetizer
+    packetizer.send_message = shielding(packetizer.send_message)  # type: ignore[method-assign]
+    transport._send_user_message = shielding(transport._send_user_message)  # type: ignore[attr-defined]
 
 
 class SshHost:
@@ -278,8 +291,11 @@ class SshHost:
     @contextmanager
     def _files(self) -> Iterator[paramiko.SFTPClient]:
         """The SFTP client, for one thread at a time: paramiko's cannot serve concurrent requests
-        (two threads reading replies from its one channel take each other's bytes)."""
-        with self._sftp_lock:
+        (two threads reading replies from its one channel take each other's bytes).
+
+        Shielded: a cancellation between a request and its reply would leave the reply unread, and
+        the next request would read it (SFTP requests are short; a stuck one ends at SFTP_TIMEOUT)."""
+        with self._sftp_lock, shielded():
             if self._sftp is None:
                 session = self._sessions.open(SFTP_TIMEOUT)
                 try:

@@ -1,5 +1,6 @@
-"""A deploy cancelled at every phase boundary (SIGTERM as a cancelled workflow sends, SIGKILL as a
-lost runner), each followed by `status`, `rollback` and a new deploy, all under load.
+"""A deploy cancelled at every phase boundary (SIGTERM as `docker stop` sends, SIGKILL as a lost
+runner; SIGINT, which a cancelled workflow sends first, at a few), each followed by `status`,
+`rollback` and a new deploy, all under load.
 
 One app for the whole module: each case starts from whatever the previous case left, which is the
 point: whatever a cancelled run leaves, the next commands tell the truth and lose nothing.
@@ -21,7 +22,10 @@ pytestmark = pytest.mark.lab
 
 PHASES = ("lock", "detect", "upload", "start", "health", "validate", "switch", "verify", "record", "drain",
           "stop-old")  # fmt: skip
-SIGNALS = {"sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL}
+SIGNALS = {"sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL, "sigint": signal.SIGINT}
+CASES = [(phase, name) for name in ("sigterm", "sigkill") for phase in PHASES] + [
+    (phase, "sigint") for phase in ("health", "switch", "drain")
+]
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +41,7 @@ def other_version(version: str) -> str:
     return "v2" if version == "v1" else "v1"
 
 
-@pytest.mark.parametrize("signal_name", list(SIGNALS))
-@pytest.mark.parametrize("phase", PHASES)
+@pytest.mark.parametrize(("phase", "signal_name"), CASES)
 def test_cancelled_at_a_phase_then_status_rollback_and_deploy_tell_the_truth(
     app: App, lab: dict[str, Any], phase: str, signal_name: str
 ) -> None:
