@@ -1,5 +1,5 @@
 """Deploys through OpenSSH configured as on users' servers: its defaults (MaxSessions 10 per
-connection), and a hardened server with `AllowTcpForwarding no`."""
+connection), a hardened server with `AllowTcpForwarding no`, and a user who may not use Docker."""
 
 from __future__ import annotations
 
@@ -100,3 +100,27 @@ def test_a_server_forbidding_tcp_forwarding_fails_before_changing_anything(
     assert not (app_dir / "state.json").exists()
     assert not (app_dir / "nginx").exists()
     assert "refused local port forward" in sshd_log("nofwd", since)
+
+
+@pytest.fixture
+def outsider(lab: dict[str, Any]) -> Iterator[App]:
+    """An app deployed by `outsider`, a user of the lab's servers who is not in the engine's group."""
+    app = App(lab, name="outsider", http_port=18606, blue_port=18607, green_port=18608,
+              extra={"username": "outsider"})  # fmt: skip
+    reset(app)
+    yield app
+    reset(app)
+
+
+def test_a_user_not_allowed_to_use_docker_gets_one_error_naming_the_user_the_socket_and_the_fix(
+    outsider: App, lab: dict[str, Any]
+) -> None:
+    run = outsider.deploy(lab["images"]["v1"])
+    assert run.exit_code == 1, run.stderr
+    assert "Traceback" not in run.stderr and "a bug in bluegreen" not in run.stderr, run.stderr
+    assert "FAILED: preflight" in run.stderr, run.stderr
+    (line,) = error_lines(run.stderr)
+    assert "outsider may not use Docker" in line and "/var/run/docker.sock" in line, line
+    assert "`sudo usermod -aG docker outsider`" in line, line
+    assert app_containers(outsider.name) == []
+    assert not outsider.app_dir.exists()
