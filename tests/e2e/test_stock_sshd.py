@@ -46,12 +46,15 @@ def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error: ")]
 
 
-@pytest.fixture
-def stock(lab: dict[str, Any]) -> Iterator[App]:
-    app = App(lab, name="stock", http_port=18600, blue_port=18601, green_port=18602)
+def reset_around(app: App) -> Iterator[App]:
     reset(app)
     yield app
     reset(app)
+
+
+@pytest.fixture
+def stock(lab: dict[str, Any]) -> Iterator[App]:
+    yield from reset_around(App(lab, name="stock", http_port=18600, blue_port=18601, green_port=18602))
 
 
 def test_deploys_under_load_stay_within_stock_max_sessions_and_lose_nothing(
@@ -107,9 +110,7 @@ def outsider(lab: dict[str, Any]) -> Iterator[App]:
     """An app deployed by `outsider`, a user of the lab's servers who is not in the engine's group."""
     app = App(lab, name="outsider", http_port=18606, blue_port=18607, green_port=18608,
               extra={"username": "outsider"})  # fmt: skip
-    reset(app)
-    yield app
-    reset(app)
+    yield from reset_around(app)
 
 
 def test_a_user_not_allowed_to_use_docker_gets_one_error_naming_the_user_the_socket_and_the_fix(
