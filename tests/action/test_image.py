@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 from collections.abc import Mapping
@@ -212,9 +213,13 @@ def test_image_reports_a_failed_deploy_once(action_image: str, app: App, tmp_pat
     assert run.summary.endswith(f"**Error**\n\n```text\n{message}\n```\n")
 
 
-def test_cancelled_run_cleans_up_and_reports_once(action_image: str, app: App, tmp_path: Path) -> None:
-    """A cancelled job stops the action's container (`docker stop`: SIGTERM to the entrypoint, PID 1):
-    the new color is torn down and the cancellation is the one ::error::."""
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_cancelled_run_cleans_up_and_reports_once(
+    action_image: str, app: App, tmp_path: Path, signal_name: str
+) -> None:
+    """A cancelled job: GitHub's runner sends SIGINT to `docker run`, which passes it on to the
+    entrypoint (PID 1); `docker stop` sends SIGTERM. Either way the new color is torn down and the
+    cancellation is the one ::error::."""
     key = encrypted_lab_key(app.lab)
     workspace = lab_workspace(app.lab, tmp_path)
     files = file_commands(workspace)
@@ -229,14 +234,19 @@ def test_cancelled_run_cleans_up_and_reports_once(action_image: str, app: App, t
             # A group opens when its phase first prints: `start` prints when it ends, so the
             # stop lands while the slow-start app is in its health gate.
             if line.startswith("::group::start"):
-                subprocess.run(["docker", "stop", "--time", "60", container], capture_output=True, check=True)
+                if signal_name == "SIGINT":
+                    run.send_signal(signal.SIGINT)
+                else:
+                    subprocess.run(
+                        ["docker", "stop", "--time", "60", container], capture_output=True, check=True
+                    )
         exit_code = run.wait(timeout=120)
     log = "".join(lines)
 
     assert exit_code == 1, log
     assert "::group::start\n" in log and "health: FAILED" in log
     errors = error_lines(log)
-    assert len(errors) == 1 and "cancelled" in errors[0] and "SIGTERM" in errors[0], log
+    assert len(errors) == 1 and "cancelled" in errors[0] and signal_name in errors[0], log
     assert_groups_balanced(log)
     assert parse_outputs((files / "output").read_text())["status"] == "failed"
     projects = {f"{app.name}-blue", f"{app.name}-green"}

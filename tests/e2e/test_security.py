@@ -193,6 +193,18 @@ def test_fingerprint_instead_of_known_hosts(app: App, lab: dict[str, Any], files
     assert run.expect_ok()["status"] == "ok"
 
 
+def test_known_hosts_from_ssh_keyscan_dash_h_with_hashed_names(
+    app: App, lab: dict[str, Any], tmp_path: Path
+) -> None:
+    """`ssh-keyscan -H` (and OpenSSH's HashKnownHosts, on by default on Debian and Ubuntu) writes
+    `|1|salt|hash` instead of the host's name."""
+    name, key_type, key = Path(lab["known_hosts_file"]).read_text().split()[:3]
+    hashed = tmp_path / "hashed_known_hosts"
+    hashed.write_text(f"# {name} SSH-2.0-OpenSSH\n{paramiko.HostKeys.hash_host(name)} {key_type} {key}\n")
+    run = app.run("status", **{"known-hosts-file": str(hashed)})
+    assert run.expect_ok()["status"] == "ok"
+
+
 def test_insecure_opt_out_connects_and_warns_loudly(app: App, files: dict[str, str]) -> None:
     run = app.run("status", **{"known-hosts-file": files["empty"], "insecure-skip-host-key-check": "true"})
     assert run.expect_ok()["status"] == "ok"
