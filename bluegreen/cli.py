@@ -44,6 +44,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "image",
         "env",
         "shared-services",
+        "release-command",
+        "release-service",
         "remote-dir",
         "blue-port",
         "green-port",
@@ -71,7 +73,7 @@ STATUS_INPUTS = (
     "proxy-config-file",
     "verify-url",
 )
-NOT_FOR_ROLLBACK = ("compose-file", "image", "env", "shared-services")
+NOT_FOR_ROLLBACK = ("compose-file", "image", "env", "shared-services", "release-command", "release-service")
 SECRET_HINTS = {
     "ssh-key": "--ssh-key-file",
     "ssh-key-passphrase": "--ssh-key-passphrase-file or $BLUEGREEN_SSH_KEY_PASSPHRASE",

@@ -6,6 +6,7 @@ Every check here runs before any connection is made, so bad input never changes 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import difflib
 import io
 import re
@@ -21,6 +22,7 @@ from bluegreen import envfile
 from bluegreen.bundle import Bundle, check_shared_services, parse_service_list, plan_bundle
 from bluegreen.colors import COLORS
 from bluegreen.errors import InputError
+from bluegreen.release_command import ReleaseCommand, parse_release_command
 from bluegreen.render import Route, render_nginx
 from bluegreen.verify_url import VerifyUrl, parse_verify_url
 
@@ -98,6 +100,8 @@ class Config:
     proxy_config_file: str
     verify_url: VerifyUrl | None = None
     """The public URL the switch is verified through (`verify-url`); None: http-port, health-path."""
+    release_command: ReleaseCommand | None = None
+    """Run once per deploy before the new color starts (`release-command`); None: nothing."""
 
     def __repr__(self) -> str:  # never print the key
         return f"Config(app_name={self.app_name!r}, host={self.host!r}, command={self.command!r})"
@@ -155,7 +159,12 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
     )
     for bundle in config.bundles.values():
         check_shared_services(config.shared_services, bundle)
-    return config
+    if command != "deploy":
+        return config
+    release = parse_release_command(
+        values["release-command"], values["release-service"], config.bundles.values(), config.shared_services
+    )
+    return dataclasses.replace(config, release_command=release)
 
 
 def check_known(names: Iterable[str]) -> None:

@@ -46,6 +46,7 @@ from bluegreen.owner import check_owner, claim
 from bluegreen.progress import Reporter, Timer
 from bluegreen.proxy import Candidate, Proxy, Routing, wait_for_no_connections
 from bluegreen.records import Records, Release
+from bluegreen.release_command import RELEASE_TIMEOUT, ReleaseCommand
 from bluegreen.render import Route, render_nginx
 from bluegreen.routing import (
     SEAMLESS,
@@ -484,8 +485,24 @@ class Deployment:
         compose = self._compose(plan.release)
         own = [s for s in self.config.bundles[plan.target].services if s not in shared] if shared else []
         self.host.run(compose.pull(*own)).check(f"pulling the images of {plan.target}")
+        if self.config.release_command:
+            self._run_release_command(compose, self.config.release_command)
         self._touched_target = True  # from here on the kept containers of the target are replaced
         self.host.run(compose.up(*own, no_deps=bool(shared))).check(f"starting {plan.target}")
+
+    def _run_release_command(self, compose: Compose, release: ReleaseCommand) -> None:
+        """Before the new color starts; a one-off container, so the kept containers stay as they are."""
+        self.report.info(f"release command: {release}")
+        result = self.host.run(compose.run_once(release.service, release.argv), timeout=RELEASE_TIMEOUT)
+        output = "\n".join(part.strip() for part in (result.stdout, result.stderr) if part.strip())
+        if not result.ok:
+            tail = printable("\n".join(output.splitlines()[-15:]))
+            raise BluegreenError(
+                f"the release command failed (exit {result.exit_code}): {release}"
+                + (f"\n{tail}" if tail else "")
+            )
+        for line in output.splitlines()[-15:]:
+            self.report.info(f"release command: {printable(line, 500)}")
 
     def _after_switch(self, plan: Plan, new_state: State, replaced_images: set[str]) -> None:
         """Record, drain, stop the old color. A failure here is reported as what it is: the switch

@@ -3,9 +3,10 @@
 It implements the whole `bluegreen.host.Host` protocol and records what the routine does:
 
 - `run` records every argv and answers from a small script of what bluegreen runs on a server
-  (`mkdir`, `rm`, `find`, `flock --nonblock`, compose `version`/`pull`/`up`/`stop`/`down`, `nginx -t`);
-  compose `up` creates running containers for its project, `stop`/`down` stop or remove them. Any
-  other argv exits 127 and lands in `unscripted`. `fail_command` makes a chosen argv fail.
+  (`mkdir`, `rm`, `find`, `flock --nonblock`, compose `version`/`pull`/`up`/`stop`/`down`/`run`,
+  `nginx -t`); compose `up` creates running containers for its project, `stop`/`down` stop or
+  remove them, `run` prints what it ran (its one-off is gone, as with --rm). Any other argv exits
+  127 and lands in `unscripted`. `fail_command` makes a chosen argv fail.
 - `hold` takes the deploy lock (a `FakeHeld`), or answers exit 75 when another deploy holds it.
 - files live in `files` (path -> bytes); every write, append and rename target is listed in `writes`.
 - `connect_tcp` answers HTTP/1.1 per port: a color's port answers 200 while that color's project
@@ -507,6 +508,8 @@ class FakeHost:
         if isinstance(compose, ComposeCall) and compose.subcommand in ("pull", "up", "stop", "down"):
             self._compose(compose)
             return ok
+        if isinstance(compose, ComposeCall) and compose.subcommand == "run":  # a one-off, removed (--rm)
+            return CommandResult(argv, 0, f"ran {' '.join(compose.args)}\n", "")
         self.unscripted.append(argv)
         return CommandResult(argv, 127, "", f"fake host: no script for {argv}")
 
