@@ -113,6 +113,7 @@ def test_a_cancelled_deploy_lets_a_running_release_command_finish(lab: dict[str,
         assert run.wait(timeout=60) == 1
     (one_off,) = containers(app)["green"]
     assert one_off[1] == "running"  # the command goes on
+    assert app.run("status").expect_ok()["active_color"] == "blue"  # a one-off is no running color
     deadline = time.monotonic() + 30
     while containers(app)["green"] and time.monotonic() < deadline:
         time.sleep(0.2)

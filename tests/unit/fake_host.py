@@ -125,6 +125,8 @@ class FakeContainer:
         self.workers: list[Worker] = []
         self.loaded: bytes | None = None
         """nginx only: the config it runs (read at start and at each HUP)."""
+        self.labels: dict[str, str] = {}
+        """Labels besides the compose project and service."""
 
     @property
     def is_nginx(self) -> bool:
@@ -140,7 +142,7 @@ class FakeContainer:
             "State": {"Status": self.status, "ExitCode": self.exit_code},
             "Config": {
                 "Image": self.image,
-                "Labels": {PROJECT_LABEL: self.project, SERVICE_LABEL: self.service},
+                "Labels": {PROJECT_LABEL: self.project, SERVICE_LABEL: self.service, **self.labels},
             },
             "HostConfig": {"RestartPolicy": {"Name": "unless-stopped"}},
         }

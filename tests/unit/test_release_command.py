@@ -10,6 +10,7 @@ import pytest
 
 from bluegreen.commands import Compose
 from bluegreen.config import Config, parse_inputs
+from bluegreen.containers import ONE_OFF_LABEL, project_states, running_colors
 from bluegreen.deploy import Result, run_command
 from bluegreen.errors import BluegreenError, InputError
 from tests.unit.fake_host import FakeHost, routed_by
@@ -137,3 +138,14 @@ def test_a_failed_release_command_fails_the_deploy_and_changes_nothing(
     assert fake.engine.statuses(GREEN) == ["exited"] and fake.engine.statuses(BLUE) == ["running"]
     assert (fake.files[LIVE_CONFIG], fake.files[STATE]) == (config_before, state_before)
     assert routed_by(fake.files[LIVE_CONFIG]) == fake.proxy_route() == "blue"
+
+
+def test_a_one_off_left_running_by_a_cancelled_deploy_is_no_container_of_its_color(
+    fake: FakeHost, workspace: Path
+) -> None:
+    deployed(fake, workspace, "v1")
+    one_off = fake.engine.create(GREEN, "web", f"{IMAGE}:v2")
+    one_off.labels[ONE_OFF_LABEL] = "True"
+    one_off.start()
+    assert project_states(fake.docker(), GREEN) == []
+    assert running_colors(fake.docker(), "shop") == {"blue"}
