@@ -25,7 +25,6 @@ from bluegreen.docker_state import (
 from bluegreen.errors import BluegreenError
 
 POOL_EXHAUSTED = "could not find an available, non-overlapping"
-ONE_OFF_LABEL = "com.docker.compose.oneoff"
 
 
 def project_containers(client: docker.DockerClient, project: str) -> list[Container]:
@@ -39,12 +38,7 @@ def state_of(container: Container) -> ContainerState:
 def project_states(client: docker.DockerClient, project: str) -> list[ContainerState]:
     """The project's service containers: a one-off (`compose run`, such as a release command that
     a cancelled deploy left running) is not one of them."""
-    return [state_of(c) for c in project_containers(client, project) if not _one_off(c)]
-
-
-def _one_off(container: Container) -> bool:
-    labels = (container.attrs.get("Config") or {}).get("Labels") or {}
-    return bool(labels.get(ONE_OFF_LABEL) == "True")
+    return [state for state in map(state_of, project_containers(client, project)) if not state.one_off]
 
 
 def running_colors(client: docker.DockerClient, app_name: str) -> set[str]:

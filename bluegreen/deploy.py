@@ -35,7 +35,7 @@ from bluegreen.containers import (
     stop_project,
 )
 from bluegreen.docker_state import ContainerState
-from bluegreen.errors import BluegreenError, Cancelled, UnreadableFile
+from bluegreen.errors import BluegreenError, Cancelled, RemoteCommandError, UnreadableFile
 from bluegreen.health_gate import HealthGate, Probe
 from bluegreen.host import Host
 from bluegreen.layout import Layout, resolve_remote_dir
@@ -496,11 +496,7 @@ class Deployment:
         result = self.host.run(compose.run_once(release.service, release.argv), timeout=RELEASE_TIMEOUT)
         output = "\n".join(part.strip() for part in (result.stdout, result.stderr) if part.strip())
         if not result.ok:
-            tail = printable("\n".join(output.splitlines()[-15:]))
-            raise BluegreenError(
-                f"the release command failed (exit {result.exit_code}): {release}"
-                + (f"\n{tail}" if tail else "")
-            )
+            raise RemoteCommandError("the release command", str(release), result.exit_code, output)
         for line in output.splitlines()[-15:]:
             self.report.info(f"release command: {printable(line, 500)}")
 

@@ -8,6 +8,7 @@ from typing import Any
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
+ONE_OFF_LABEL = "com.docker.compose.oneoff"
 CRASH_LOOP_RESTARTS = 3
 DEFAULT_HEALTHCHECK_TIMEOUT = 30.0
 
@@ -30,6 +31,8 @@ class ContainerState:
     """The image as the compose file names it (e.g. registry/app:latest)."""
     service: str = ""
     restart_policy: str = ""
+    one_off: bool = False
+    """A `compose run` container (such as a release command), not one of the project's services."""
 
     @classmethod
     def from_attrs(cls, attrs: Mapping[str, Any], fallback_name: str = "") -> ContainerState:
@@ -54,6 +57,7 @@ class ContainerState:
             image_reference=str(config.get("Image", "")),
             service=str(labels.get(SERVICE_LABEL, "")),
             restart_policy=str(policy.get("Name") or "no"),
+            one_off=labels.get(ONE_OFF_LABEL) == "True",
         )
 
     @property

@@ -199,9 +199,9 @@ TUNNEL_CHECK_TIMEOUT = 10.0
 def shield_writes(transport: paramiko.Transport) -> None:
     """A cancellation must not cut an SSH message in half, nor leave paramiko's send lock taken
     (it is acquired a few bytecodes before the `try` that releases it): the cleanup that follows
-    a cancellation needs the connection."""
-    packetizer = transport.packetizer
-    packetizer.send_message = shielding(packetizer.send_message)  # type: ignore[method-assign]
+    a cancellation needs the connection. Every message the main thread sends after the handshake
+    goes through `_send_user_message` (the transport's own thread, which a signal never
+    interrupts, writes key exchange and window adjustments)."""
     transport._send_user_message = shielding(transport._send_user_message)  # type: ignore[attr-defined]
 
 

@@ -21,7 +21,7 @@ import paramiko
 import pytest
 
 from bluegreen.ssh import fingerprint_of
-from tests.e2e.apps import App, Run, reset
+from tests.e2e.apps import App, error_lines, reset
 
 pytestmark = pytest.mark.lab
 
@@ -49,10 +49,6 @@ def host_snapshot(app: App) -> tuple[list[tuple[str, int, float]], list[tuple[st
     )
     client.close()
     return files, containers
-
-
-def error_lines(run: Run) -> list[str]:
-    return [line for line in run.stderr.splitlines() if line.startswith("error: ")]
 
 
 def lab_host_key(lab: dict[str, Any]) -> paramiko.PKey:

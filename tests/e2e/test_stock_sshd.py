@@ -14,7 +14,7 @@ import pytest
 
 from lab.settings import lab_name
 from lab.traffic import Traffic, describe_failures, failures
-from tests.e2e.apps import App, reset
+from tests.e2e.apps import App, error_lines, reset
 
 pytestmark = pytest.mark.lab
 
@@ -40,10 +40,6 @@ def app_containers(name: str) -> list[str]:
     ]
     client.close()
     return found
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("error: ")]
 
 
 def reset_around(app: App) -> Iterator[App]:
@@ -96,7 +92,7 @@ def test_a_server_forbidding_tcp_forwarding_fails_before_changing_anything(
     run = no_forwarding.deploy(lab["images"]["v1"])
     assert run.exit_code == 1, run.stderr
     assert "Traceback" not in run.stderr
-    (line,) = error_lines(run.stderr)
+    (line,) = error_lines(run)
     assert "AllowTcpForwarding" in line and "Match User deploy" in line, line
     assert app_containers(no_forwarding.name) == []
     app_dir = Path(lab["no_forwarding_remote_dir"]) / no_forwarding.name
@@ -120,7 +116,7 @@ def test_a_user_not_allowed_to_use_docker_gets_one_error_naming_the_user_the_soc
     assert run.exit_code == 1, run.stderr
     assert "Traceback" not in run.stderr and "a bug in bluegreen" not in run.stderr, run.stderr
     assert "FAILED: preflight" in run.stderr, run.stderr
-    (line,) = error_lines(run.stderr)
+    (line,) = error_lines(run)
     assert "outsider may not use Docker" in line and "/var/run/docker.sock" in line, line
     assert "`sudo usermod -aG docker outsider`" in line, line
     assert app_containers(outsider.name) == []

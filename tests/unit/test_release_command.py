@@ -10,8 +10,9 @@ import pytest
 
 from bluegreen.commands import Compose
 from bluegreen.config import Config, parse_inputs
-from bluegreen.containers import ONE_OFF_LABEL, project_states, running_colors
+from bluegreen.containers import project_states, running_colors
 from bluegreen.deploy import Result, run_command
+from bluegreen.docker_state import ONE_OFF_LABEL
 from bluegreen.errors import BluegreenError, InputError
 from tests.unit.fake_host import FakeHost, routed_by
 from tests.unit.test_config import good
