@@ -31,6 +31,10 @@ logging.getLogger("paramiko").addHandler(logging.NullHandler())
 logging.getLogger("paramiko").propagate = False
 
 
+class ChannelOpenTimeout(BluegreenError, TimeoutError):
+    """Other channel opens on the connection took the whole timeout (a tunnel caller sees a TimeoutError)."""
+
+
 @dataclass(frozen=True)
 class HostKeyCheck:
     """How the server's host key is verified: known_hosts lines, a SHA256 fingerprint, or not at all."""
@@ -216,6 +220,7 @@ class SshHost:
         self._docker: docker.DockerClient | None = None
         self._sftp_lock = threading.Lock()
         self._docker_lock = threading.Lock()
+        self._channel_opens = threading.Lock()
 
     @property
     def _transport(self) -> paramiko.Transport:
@@ -224,8 +229,22 @@ class SshHost:
             raise BluegreenError(f"the SSH connection to {self.name} was lost")
         return transport
 
+    @contextmanager
+    def _opening_channel(self, timeout: float) -> Iterator[paramiko.Transport]:
+        """One channel open at a time: paramiko keeps a single saved exception per connection, so
+        of two opens refused at once, one would take the other's reason and the other would get a
+        bare "Unable to open channel." (neither retryable nor telling a refused port from a refused
+        session)."""
+        if not self._channel_opens.acquire(timeout=timeout):
+            raise ChannelOpenTimeout(f"no SSH channel to {self.name} could be opened within {timeout:g} s")
+        try:
+            yield self._transport
+        finally:
+            self._channel_opens.release()
+
     def _open_session_channel(self, timeout: float) -> paramiko.Channel:
-        return self._transport.open_session(timeout=timeout)
+        with self._opening_channel(timeout) as transport:
+            return transport.open_session(timeout=timeout)
 
     def run(self, argv: Sequence[str], *, timeout: float = 600, stdin: bytes = b"") -> CommandResult:
         with self._exec(argv, timeout) as session:
@@ -347,9 +366,10 @@ class SshHost:
 
     def connect_tcp(self, port: int, timeout: float) -> Stream:
         try:
-            return self._transport.open_channel(
-                "direct-tcpip", ("127.0.0.1", port), ("127.0.0.1", 0), timeout=timeout
-            )
+            with self._opening_channel(timeout) as transport:
+                return transport.open_channel(
+                    "direct-tcpip", ("127.0.0.1", port), ("127.0.0.1", 0), timeout=timeout
+                )
         except paramiko.ChannelException as exc:
             if exc.code == OPEN_ADMINISTRATIVELY_PROHIBITED:
                 raise TunnelForbidden(self.name, self.user) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from typing import cast
@@ -14,6 +15,7 @@ from bluegreen.sessions import SESSION_BUDGET, SessionBudget, SessionsRefused
 from bluegreen.ssh import SshHost
 from tests.concurrently import in_threads
 from tests.unit.fake_sshd import ADMINISTRATIVELY_PROHIBITED, CONNECT_FAILED, FakeSshd
+from tests.unit.paramiko_server import ParamikoSshd
 
 
 def test_many_threads_never_open_more_sessions_than_the_budget() -> None:
@@ -113,3 +115,17 @@ def test_a_closed_port_is_connection_refused_and_proves_forwarding_works() -> No
     with pytest.raises(ConnectionRefusedError):
         host.connect_tcp(8080, 5)
     host.check_tunnels(8080)
+
+
+def test_sessions_refused_at_the_same_moment_are_each_retried() -> None:
+    """paramiko keeps one saved reason per connection: of two opens refused at once, one used to get
+    a bare "Unable to open channel." that was neither retried nor explained (a CI failure)."""
+    opens = itertools.count()
+    sshd = ParamikoSshd(refuse=lambda: next(opens) % 2 == 0)  # every other open, as a busy sshd
+    host = SshHost(cast(paramiko.SSHClient, sshd), name="deploy@server:22", user="deploy")
+    try:
+        for _ in range(3):
+            errors = in_threads(16, lambda: host.run(["true"]))
+            assert errors == []
+    finally:
+        sshd.close()
