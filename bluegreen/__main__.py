@@ -1,3 +1,3 @@
-from bluegreen.cli import main
+from bluegreen.console import main
 
 raise SystemExit(main())

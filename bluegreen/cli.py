@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 
-from bluegreen import __version__
+from bluegreen import __version__, cancellation
 from bluegreen.cli_inputs import ENV_VARIABLES, FILE_FLAGS, Gathered, cli_naming
 from bluegreen.config import input_specs
 from bluegreen.deploy import Result
@@ -184,9 +184,10 @@ def flag_values(args: argparse.Namespace) -> dict[str, str | None]:
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    cancellation.install()
     gathered = Gathered()
     try:
+        args = build_parser().parse_args(argv)
         gathered.fill(
             args.command, flag_values(args), args.config, os.environ if environ is None else environ
         )

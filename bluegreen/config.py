@@ -196,9 +196,10 @@ def load_private_key(text: str, passphrase: str) -> paramiko.PKey:
             raise InputError(
                 "ssh-key-passphrase", "is needed: the key is encrypted", "Set `ssh-key-passphrase`"
             ) from None
-        except Exception:
-            # Not this type, or damaged: a cut key makes paramiko raise SSHException, ValueError
-            # or IndexError depending on where it was cut. The next type may read it.
+        except (paramiko.SSHException, ValueError, IndexError):
+            # Not this type, or damaged: a cut key makes paramiko raise one of these depending on
+            # where it was cut. The next type may read it. (Not `Exception`: a cancellation that
+            # arrives during the passphrase's KDF is no reason to try the next type.)
             continue
     if passphrase and _looks_encrypted(text):
         raise InputError("ssh-key-passphrase", "does not decrypt the key", "Check the passphrase secret")

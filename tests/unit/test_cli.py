@@ -3,6 +3,12 @@ secrets from files or the environment, and errors that name flags."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -241,3 +247,41 @@ def test_status_says_who_deployed_the_live_color_and_when() -> None:
         "image registry.example.com/shop:2",
         "not locked",
     ]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_cancel_at_any_moment_of_start_up_is_one_error_line(signum: int, tmp_path: Path) -> None:
+    """Ctrl-C, or a cancelled workflow, while Python imports bluegreen, parses flags, decrypts the
+    key or connects (to a server that never answers): exit 1 and one line, never a traceback.
+    The clock starts when bluegreen's handler is in place (before it, Python's own start-up)."""
+    unanswering = socket.create_server(("127.0.0.1", 0))
+    (tmp_path / "key").write_text(ENCRYPTED_KEY)
+    port = str(unanswering.getsockname()[1])
+    argv = [sys.executable, "-m", "bluegreen", "status", "--host", "127.0.0.1", "--port", port]
+    argv += ["--username", "deploy", "--ssh-key-file", "key", "--insecure-skip-host-key-check"]
+    argv += ["--app-name", "shop"]
+    checkout = str(Path(cli.__file__).parents[1])
+    environ = {**os.environ, "BLUEGREEN_SSH_KEY_PASSPHRASE": PASSPHRASE, "PYTHONPATH": checkout}
+    try:
+        for delay in (0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.8):
+            started = subprocess.Popen(argv, cwd=tmp_path, env=environ, stderr=subprocess.PIPE, text=True)
+            wait_until_it_catches_sigterm(started.pid)
+            time.sleep(delay)
+            started.send_signal(signum)
+            _, stderr = started.communicate(timeout=30)
+            assert "Traceback" not in stderr and started.returncode == 1, (delay, stderr)
+            assert stderr.splitlines()[-1] == f"error: cancelled by signal {signal.Signals(signum).name}"
+    finally:
+        unanswering.close()
+
+
+def wait_until_it_catches_sigterm(pid: int) -> None:
+    """Python itself catches only SIGINT; SIGTERM is caught once bluegreen's handler is installed."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{pid}/status").read_text()
+        caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
+        if caught & (1 << (signal.SIGTERM - 1)):
+            return
+        time.sleep(0.001)
+    raise AssertionError("bluegreen never installed its SIGTERM handler")
