@@ -295,6 +295,11 @@ def summarize_strategy(
     }
 
 
+SEAMLESS_SWITCH_DELAY = 0.35
+"""Issue 12's limit (seconds, median) for the switch from a healthy new color to its first answer
+through nginx; issue 5's 1 s stays checked too."""
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -323,6 +328,11 @@ def check_targets(strategies: dict[str, dict[str, Any]]) -> list[Target]:
                 "bluegreen: 0 client connections closed by the switch in every repetition (issue 12)",
                 bg.get("closed_keepalive_per_rep", []),
                 "closed per rep",
+            )
+        )
+        targets.append(
+            _at_most(
+                "bluegreen: switch delay (median) <= 0.35 s (issue 12)", delay, SEAMLESS_SWITCH_DELAY, "s"
             )
         )
     reload_mode = strategies.get("bluegreen-reload")

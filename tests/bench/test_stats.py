@@ -290,9 +290,20 @@ def test_targets_hold_at_their_limits_and_miss_beyond() -> None:
         "bluegreen: overhead (median)": False,
         "bluegreen: deploy-window p99 <= 1.5 x steady p99": True,
         "bluegreen: 0 client connections closed by the switch in every repetition (issue 12)": True,
+        "bluegreen: switch delay (median) <= 0.35 s (issue 12)": False,
         "seed: fails requests": False,
         "recreate: fails requests": True,
     }
+
+
+def test_the_seamless_switch_delay_target_is_issue_12s_limit() -> None:
+    name = "bluegreen: switch delay (median) <= 0.35 s (issue 12)"
+    for delay, holds in ((0.35, True), (0.36, False)):
+        targets = {
+            t.name: t for t in check_targets({"bluegreen": strategy([0, 0, 0], switch_delay_seconds=delay)})
+        }
+        assert targets[name].holds is holds
+        assert targets["bluegreen: switch delay (median)"].holds is True
 
 
 def test_one_failed_request_in_one_bluegreen_rep_misses_the_target() -> None:
