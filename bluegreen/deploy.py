@@ -424,7 +424,6 @@ class Deployment:
                 self.report.info("nginx -t: the new config is valid")
             release = _with_containers(plan.release, states)
             self.records.write_release(release)
-            self._remove_older_releases(release)
         except BaseException:
             self._abandon(plan)
             raise
@@ -455,7 +454,7 @@ class Deployment:
             deployed_at=now_iso(),
             actor=self.actor,
         )
-        self._after_switch(plan, new_state, replaced_images)
+        self._after_switch(plan, new_state, release, replaced_images)
         return Result(
             command=self.config.command,
             status=plan.outcome,
@@ -500,9 +499,11 @@ class Deployment:
         for line in output.splitlines()[-15:]:
             self.report.info(f"release command: {printable(line, 500)}")
 
-    def _after_switch(self, plan: Plan, new_state: State, replaced_images: set[str]) -> None:
-        """Record, drain, stop the old color. A failure here is reported as what it is: the switch
-        stands (the target serves and is recorded); the old color may still run."""
+    def _after_switch(
+        self, plan: Plan, new_state: State, release: Release, replaced_images: set[str]
+    ) -> None:
+        """Record, drain, stop the old color, clean up. A failure here is reported as what it is:
+        the switch stands (the target serves and is recorded); the old color may still run."""
         step = "record"
         try:
             with self.timer.phase("record"):
@@ -518,6 +519,7 @@ class Deployment:
                         raise BluegreenError(f"refusing to stop {plan.live}: it is the color now serving")
                     stop_project(self.host.docker(), project_name(self.app, plan.live))
             step = "cleanup"
+            self._remove_older_releases(release)  # not before the switch: it would wait on this
             self._remove_unused(replaced_images)
         except BaseException as exc:
             old = f"; {plan.live} may still run (the next deploy replaces it)" if plan.live else ""

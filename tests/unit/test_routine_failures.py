@@ -128,6 +128,25 @@ def test_two_deploys_through_the_fake(fake: FakeHost, workspace: Path) -> None:
     assert NEXT_CONFIG not in fake.files
 
 
+def releases_of(fake: FakeHost, color: str) -> set[str]:
+    folder = f"{APP_DIR}/{color}/releases/"
+    return {path[len(folder) :].split("/", 1)[0] for path in fake.files if path.startswith(folder)}
+
+
+def test_a_colors_older_releases_are_removed_once_it_serves(fake: FakeHost, workspace: Path) -> None:
+    deployed(fake, workspace, "v1", "v2")
+    (first_blue,) = releases_of(fake, "blue")
+    assert len(releases_of(fake, "green")) == 1
+    routed_at_removal: list[str | None] = []
+    fake.fail_command("find", exit_code=0, effect=lambda: routed_at_removal.append(fake.proxy_route()))
+    deployed(fake, workspace, "v3")
+    assert routed_at_removal == ["blue"], "removed only once nginx serves the new release (not before)"
+    fake.command_failures.clear()
+    deployed(fake, workspace, "v4", "v5")
+    (last_blue,) = releases_of(fake, "blue")
+    assert last_blue != first_blue
+
+
 # ---- after a verified switch: the switch stands --------------------------------------------------
 
 
