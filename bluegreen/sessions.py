@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import paramiko
 
+from bluegreen.cancellation import shielded
 from bluegreen.errors import BluegreenError
 
 SESSION_BUDGET = 8
@@ -82,16 +83,21 @@ class SessionBudget:
 
     def open(self, timeout: float) -> Session:
         """A new session channel, once one of the budget is free (waiting up to `timeout` s)."""
-        if not self._free.acquire(timeout=timeout):
-            raise BluegreenError(
-                f"no SSH session to {self._where} became free within {timeout:g} s "
-                f"(bluegreen keeps at most {self._size} open on its connection)"
-            )
-        self._count(+1)
+        taken = False
         try:
+            with shielded():  # a cancel between taking a unit and counting it would lose the unit
+                taken = self._free.acquire(timeout=timeout)
+                if taken:
+                    self._count(+1)
+            if not taken:
+                raise BluegreenError(
+                    f"no SSH session to {self._where} became free within {timeout:g} s "
+                    f"(bluegreen keeps at most {self._size} open on its connection)"
+                )
             channel = self._open_retrying(timeout)
         except BaseException:
-            self._give_back()
+            if taken:
+                self._give_back()
             raise
         return Session(channel, self._give_back)
 

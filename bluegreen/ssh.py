@@ -235,12 +235,16 @@ class SshHost:
         of two opens refused at once, one would take the other's reason and the other would get a
         bare "Unable to open channel." (neither retryable nor telling a refused port from a refused
         session)."""
-        if not self._channel_opens.acquire(timeout=timeout):
-            raise ChannelOpenTimeout(f"no SSH channel to {self.name} could be opened within {timeout:g} s")
+        taken = False
         try:
+            with shielded():  # a cancel between taking the lock and noting it would leave it taken
+                taken = self._channel_opens.acquire(timeout=timeout)
+            if not taken:
+                raise ChannelOpenTimeout(f"no SSH channel to {self.name} opened within {timeout:g} s")
             yield self._transport
         finally:
-            self._channel_opens.release()
+            if taken:
+                self._channel_opens.release()
 
     def _open_session_channel(self, timeout: float) -> paramiko.Channel:
         with self._opening_channel(timeout) as transport:

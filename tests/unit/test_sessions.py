@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import signal
 import threading
 import time
-from typing import cast
+from typing import Any, cast
 
 import paramiko
 import pytest
 
-from bluegreen.errors import BluegreenError, TunnelForbidden
+from bluegreen import cancellation
+from bluegreen.errors import BluegreenError, Cancelled, TunnelForbidden
 from bluegreen.sessions import SESSION_BUDGET, SessionBudget, SessionsRefused
 from bluegreen.ssh import SshHost
 from tests.concurrently import in_threads
@@ -127,5 +129,49 @@ def test_sessions_refused_at_the_same_moment_are_each_retried() -> None:
         for _ in range(3):
             errors = in_threads(16, lambda: host.run(["true"]))
             assert errors == []
+    finally:
+        sshd.close()
+
+
+class _SignalledRightAfterTaking:
+    """A lock or semaphore whose acquire gets SIGTERM the moment it has taken it: the moment
+    Python runs a signal handler at the end of the call, before the caller's next line."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        taken: bool = self.real.acquire(blocking, timeout)
+        signal.raise_signal(signal.SIGTERM)
+        return taken
+
+    def release(self) -> None:
+        self.real.release()
+
+
+@pytest.mark.parametrize("taken_by_signal", ["channel lock", "session unit"])
+def test_a_cancel_just_after_taking_the_channel_lock_or_a_session_gives_it_back(taken_by_signal: str) -> None:
+    """A SIGINT in the drain once left the channel lock taken: the run then hung at exit (CI)."""
+    sshd = ParamikoSshd(refuse=lambda: False)
+    host = SshHost(cast(paramiko.SSHClient, sshd), name="deploy@server:22", user="deploy")
+    budget = host._sessions
+    free_units = budget._free
+    channel_lock = host._channel_opens
+    if taken_by_signal == "channel lock":
+        host._channel_opens = _SignalledRightAfterTaking(channel_lock)  # type: ignore[assignment]
+    else:
+        budget._free = _SignalledRightAfterTaking(free_units)  # type: ignore[assignment]
+    previous = signal.getsignal(signal.SIGTERM)
+    cancellation.install()
+    try:
+        with pytest.raises(Cancelled):
+            host.run(["true"])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    try:
+        assert channel_lock.acquire(blocking=False), "the channel lock was left taken"
+        channel_lock.release()
+        units = [free_units.acquire(blocking=False) for _ in range(SESSION_BUDGET)]
+        assert all(units) and budget.in_use == 0, "a session unit was lost"
     finally:
         sshd.close()
