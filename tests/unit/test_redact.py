@@ -105,3 +105,9 @@ def test_server_text_in_an_error_loses_its_escape_sequences() -> None:
     error = BluegreenError("holder: \x1b]0;pwned\x07\x1b[2Jdeployed")
     Screen([]).error(error)
     assert str(error) == "holder: deployed"
+
+
+def test_a_quoted_env_value_is_masked_without_its_quotes() -> None:
+    """Compose and the app see the value without quotes: that is what a log may echo."""
+    screen = Screen(secrets_of({"env": "DB_PASSWORD=\"hunter2 secret\"\nKEY='multi\nline-secret'\n"}))
+    assert screen.text("password hunter2 secret refused; key line-secret") == "password *** refused; key ***"
