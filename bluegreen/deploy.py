@@ -34,7 +34,7 @@ from bluegreen.containers import (
     stop_project,
 )
 from bluegreen.docker_state import ContainerState
-from bluegreen.errors import BluegreenError, Cancelled, RemoteCommandError, UnreadableFile
+from bluegreen.errors import BluegreenError, Cancelled, Failure, RemoteCommandError, UnreadableFile
 from bluegreen.health_gate import HealthGate, Probe
 from bluegreen.host import Host
 from bluegreen.layout import Layout, resolve_remote_dir
@@ -665,7 +665,7 @@ def run_command(config: Config, host: Host, reporter: Reporter, timer: Timer | N
     }
     try:
         return commands_by_name[config.command]()
-    except BluegreenError as exc:
+    except Failure as exc:
         exc.live_color, exc.target_color = deployment.live or "", deployment.target or ""
         raise
     except Exception as exc:
