@@ -1,0 +1,203 @@
+"""A Docker engine per fleet host: a second `dockerd` inside the host's network namespace.
+
+Each engine has its own config file (the machine's /etc/docker/daemon.json is not read), data root,
+exec root, pid file, socket, engine key (so `docker info` shows an ID of its own) and cgroup parent.
+It runs in a mount and UTS namespace of its own, made by `unshare`, where the fleet's remote dir is
+the host's own deploy dir (bind-mounted) and the hostname is the host's: every host has its files
+at the same absolute path, as real servers do, and compose bind mounts resolve on the right host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+
+from lab import daemons, netns
+from lab.progress import say
+
+SHUTDOWN_SECONDS = 15
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """The engine of one fleet host, all its files under `directory`."""
+
+    namespace: str
+    hostname: str
+    directory: Path
+    deploy_dir: Path
+    """The host's own deploy dir: what its processes see at the fleet's remote dir."""
+
+    @property
+    def config_file(self) -> Path:
+        return self.directory / "daemon.json"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.directory / "docker.pid"
+
+    @property
+    def socket(self) -> Path:
+        return self.directory / "docker.sock"
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    @property
+    def log(self) -> Path:
+        return self.directory / "dockerd.log"
+
+    @property
+    def data_root(self) -> Path:
+        return self.directory / "data"
+
+    @property
+    def exec_root(self) -> Path:
+        return self.directory / "exec"
+
+    @property
+    def cgroup_parent(self) -> str:
+        return f"/{self.namespace}"
+
+    def client(self, timeout: int = 60) -> docker.DockerClient:
+        return docker.DockerClient(base_url=self.url, timeout=timeout)
+
+
+def daemon_config(engine: Engine, storage_driver: str) -> dict[str, Any]:
+    return {
+        "storage-driver": storage_driver,
+        "data-root": str(engine.data_root),
+        "exec-root": str(engine.exec_root),
+        "pidfile": str(engine.pid_file),
+        "hosts": [engine.url],
+        "cgroup-parent": engine.cgroup_parent,
+        "deprecated-key-path": str(engine.directory / "key.json"),
+        "labels": [f"bluegreen.lab.fleet-host={engine.hostname}"],
+        "log-driver": "json-file",
+        "log-opts": {"max-size": "10m", "max-file": "3"},
+    }
+
+
+def start_argv(engine: Engine, remote_dir: Path) -> list[str]:
+    """nsenter (network namespace only) -> unshare (mount + UTS) -> bind the host's deploy dir over
+    the remote dir, set the hostname -> exec dockerd."""
+    script = 'mount --bind "$1" "$2" && hostname "$3" && shift 3 && exec "$@"'
+    return [
+        "nsenter",
+        f"--net={netns.namespace_file(engine.namespace)}",
+        "unshare",
+        "--mount",
+        "--uts",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        script,
+        "sh",
+        str(engine.deploy_dir),
+        str(remote_dir),
+        engine.hostname,
+        "dockerd",
+        "--config-file",
+        str(engine.config_file),
+    ]
+
+
+def answers(engine: Engine) -> bool:
+    if not engine.socket.exists():
+        return False
+    try:
+        with contextlib.closing(engine.client(timeout=5)) as client:
+            return bool(client.ping())
+    except (docker.errors.DockerException, OSError):
+        return False
+
+
+def _pid(engine: Engine) -> int | None:
+    """The engine's dockerd when it runs inside the host's namespace (not one left in a namespace
+    that was deleted and made again)."""
+    pid = daemons.running(engine.pid_file, str(engine.config_file))
+    if pid is None or netns.namespace_of(pid) != netns.identity(engine.namespace):
+        return None
+    return pid
+
+
+def running(engine: Engine) -> bool:
+    return _pid(engine) is not None and answers(engine)
+
+
+def start(engine: Engine, remote_dir: Path, storage_driver: str) -> None:
+    """Starts the engine (its data root kept: containers with a restart policy come back)."""
+    for directory in (engine.directory, engine.deploy_dir, remote_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    engine.config_file.write_text(json.dumps(daemon_config(engine, storage_driver), indent=2) + "\n")
+    daemons.start_detached(start_argv(engine, remote_dir), engine.log)
+
+
+def wait_ready(engine: Engine, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not running(engine):
+        if time.monotonic() > deadline:
+            tail = "\n".join(engine.log.read_text(errors="replace").splitlines()[-15:])
+            raise RuntimeError(f"the Docker engine of {engine.hostname} did not start:\n{tail}")
+        time.sleep(0.1)
+
+
+def stop(engine: Engine) -> None:
+    """Stops the engine by its pid file (its containers stop with it), then kills whatever is left
+    of the host: processes in its network namespace and in its containers' cgroups."""
+    pid = daemons.running(engine.pid_file, str(engine.config_file))
+    if pid is not None:
+        say(f"stopping the Docker engine of {engine.hostname}")
+        daemons.stop(pid, SHUTDOWN_SECONDS)
+    daemons.kill_all(netns.processes_in(engine.namespace) + cgroup_processes(engine))
+    remove_cgroups(engine)
+
+
+def cgroup_processes(engine: Engine) -> list[int]:
+    pids: set[int] = set()
+    for procs in CGROUP_ROOT.glob(f"*{engine.cgroup_parent}/**/cgroup.procs"):
+        with contextlib.suppress(OSError, ValueError):
+            pids.update(int(line) for line in procs.read_text().split())
+    return sorted(pids)
+
+
+def remove_cgroups(engine: Engine) -> None:
+    """Removes the engine's (empty) cgroups, deepest first."""
+    found = [path for path in CGROUP_ROOT.glob(f"*{engine.cgroup_parent}") if path.is_dir()]
+    for top in found:
+        for directory in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        with contextlib.suppress(OSError):
+            top.rmdir()
+
+
+def remove_files(engine: Engine) -> None:
+    """The engine's data (images, containers) and the host's deploy dir; the engine must be stopped."""
+    shutil.rmtree(engine.directory, ignore_errors=True)
+    shutil.rmtree(engine.deploy_dir, ignore_errors=True)
+
+
+def ensure_image(engine: Engine, source: docker.DockerClient, tag: str) -> None:
+    """Copies image `tag` from the machine's engine when the host's engine lacks it (docker save
+    streamed into docker load)."""
+    with contextlib.closing(engine.client(timeout=600)) as target:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            target.images.get(tag)
+            return
+        started = time.monotonic()
+        target.api.load_image(source.api.get_image(tag))  # type: ignore[no-untyped-call]
+        target.images.get(tag)
+    say(f"{engine.hostname}: loaded {tag} in {time.monotonic() - started:.1f} s")
