@@ -48,10 +48,15 @@ def _fleet(command: str, started: float) -> int:
         if command == "fleet-up":
             result = fleet.up(paths)
             say(f"fleet up in {time.monotonic() - started:.1f} s")
-            print(json.dumps(result), flush=True)
         else:
             fleet.down(paths)
+            result = None
             say(f"fleet down in {time.monotonic() - started:.1f} s")
+        if paths.info_file.is_file():  # the lab's JSON says what runs
+            lab = json.loads(paths.info_file.read_text())
+            paths.info_file.write_text(json.dumps({**lab, "fleet": result}) + "\n")
+    if command == "fleet-up":
+        print(json.dumps(result), flush=True)
     return 0
 
 

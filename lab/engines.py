@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,14 +191,58 @@ def remove_files(engine: Engine) -> None:
     shutil.rmtree(engine.deploy_dir, ignore_errors=True)
 
 
-def ensure_image(engine: Engine, source: docker.DockerClient, tag: str) -> None:
+def ensure_image(engine: Engine, source: docker.DockerClient, tag: str) -> bool:
     """Copies image `tag` from the machine's engine when the host's engine lacks it (docker save
-    streamed into docker load)."""
+    streamed into docker load). Returns True when it did."""
     with contextlib.closing(engine.client(timeout=600)) as target:
         with contextlib.suppress(docker.errors.ImageNotFound):
             target.images.get(tag)
-            return
+            return False
         started = time.monotonic()
         target.api.load_image(source.api.get_image(tag))  # type: ignore[no-untyped-call]
         target.images.get(tag)
     say(f"{engine.hostname}: loaded {tag} in {time.monotonic() - started:.1f} s")
+    return True
+
+
+# A `docker load` of the server image into three engines at once took 16-50 s on this busy 2-core
+# machine (every layer unpacked, hashed and written three times). So the first engine that loads it
+# leaves its image store (the image metadata, and the storage driver's layer directories, taken
+# before any container runs) as a cache beside the lab's registry storage, and a new engine starts
+# from that cache: metadata copied, layer files hard-linked. Image layers are never written in place
+# (a container's changes go to its own upper layer), so engines can share their files; an engine
+# removing the image only drops its own links. The engine runs in its own mount namespace, so its
+# data root is no mount point seen from here, and links to it stay on one filesystem.
+
+
+def _copy_image_store(source: Path, target: Path, storage_driver: str) -> None:
+    target.mkdir(parents=True)
+    subprocess.run(["cp", "-a", str(source / "image"), str(target / "image")], check=True)
+    subprocess.run(["cp", "-al", str(source / storage_driver), str(target / storage_driver)], check=True)
+
+
+def save_image_cache(engine: Engine, cache: Path, storage_driver: str) -> None:
+    """Keeps the engine's image store as `cache` (once; other caches beside it are removed)."""
+    if cache.is_dir():
+        return
+    tmp = cache.with_name(f"{cache.name}.tmp-{engine.hostname}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    _copy_image_store(engine.data_root, tmp, storage_driver)
+    try:
+        tmp.rename(cache)
+    except OSError:  # another engine's copy got there first
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    for other in cache.parent.iterdir():
+        if other != cache and ".tmp-" not in other.name:
+            shutil.rmtree(other, ignore_errors=True)
+
+
+def seed_data_root(engine: Engine, cache: Path, storage_driver: str) -> None:
+    """A new engine (no data root yet) starts from the image cache, when there is one."""
+    if engine.data_root.exists() or not cache.is_dir():
+        return
+    tmp = engine.directory / "data.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    _copy_image_store(cache, tmp, storage_driver)
+    tmp.rename(engine.data_root)

@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -82,6 +83,10 @@ class Fleet:
     def remote_dir(self) -> Path:
         """Every host's deploy dir is at this path (in the host's own mount namespace)."""
         return self.directory / "deploy"
+
+    def image_cache(self, storage_driver: str) -> Path:
+        """A copy of an engine's image store holding the server image (kept by `down`)."""
+        return self.paths.root / "fleet-cache" / f"{storage_driver}-{SERVER_IMAGE.tag.rsplit(':', 1)[1]}"
 
     @property
     def relay_pid_file(self) -> Path:
@@ -193,6 +198,10 @@ def _ensure_engines(fleet: Fleet, storage_driver: str) -> None:
     stopped = [host for host in fleet.hosts if not engines.running(host.engine)]
     for host in stopped:
         engines.stop(host.engine)  # whatever is left of an engine that died
+    with ThreadPoolExecutor(max_workers=max(len(stopped), 1)) as pool:
+        cache = fleet.image_cache(storage_driver)
+        list(pool.map(lambda host: engines.seed_data_root(host.engine, cache, storage_driver), stopped))
+    for host in stopped:
         say(f"starting the Docker engine of fleet host {host.index}")
         engines.start(host.engine, fleet.remote_dir, storage_driver)
     for host in stopped:
@@ -245,8 +254,9 @@ def server_name() -> str:
     return f"{lab_name()}-server"
 
 
-def _ensure_server(fleet: Fleet, host: Host, source: docker.DockerClient) -> None:
-    engines.ensure_image(host.engine, source, SERVER_IMAGE.tag)
+def _ensure_server(fleet: Fleet, host: Host, source: docker.DockerClient, storage_driver: str) -> None:
+    if engines.ensure_image(host.engine, source, SERVER_IMAGE.tag):
+        engines.save_image_cache(host.engine, fleet.image_cache(storage_driver), storage_driver)
     spec = _server_spec(fleet, host)
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
     client = host.engine.client()
@@ -309,19 +319,41 @@ def up(paths: LabPaths) -> dict[str, Any] | None:
     if not fleet.hosts:
         return None
     source = docker.from_env()
+    timer = _PhaseTimer()
     _ensure_keys(fleet)
     hosts_made = _ensure_network(fleet)
-    _ensure_engines(fleet, storage_driver=str(source.info()["Driver"]))
+    timer.done("network")
+    storage_driver = str(source.info()["Driver"])  # what works for the machine's engine
+    _ensure_engines(fleet, storage_driver)
     _ensure_relay(fleet, hosts_made)
+    timer.done("engines")
     with ThreadPoolExecutor(max_workers=len(fleet.hosts)) as pool:
-        for job in [pool.submit(_ensure_server, fleet, host, source) for host in fleet.hosts]:
+        jobs = [pool.submit(_ensure_server, fleet, host, source, storage_driver) for host in fleet.hosts]
+        for job in jobs:
             job.result()
     for host in fleet.hosts:
         wait_until(partial(sshd_answers, host.ssh_port, host.address), f"sshd of fleet host {host.target}")
+    timer.done("server image and sshd")
     backends = [f"{host.address}:{ports().http}" for host in fleet.hosts]
     config = fleet_lb.render(backends, f"{HOST}:{fleet.settings.lb_port}")
     fleet_lb.ensure(source, recipes.NGINX.tag, fleet.directory / "lb", config)
+    timer.done("load balancer")
+    say(f"fleet of {len(fleet.hosts)} hosts up: {timer}")
     return describe(fleet)
+
+
+class _PhaseTimer:
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+        self.phases: list[str] = []
+
+    def done(self, phase: str) -> None:
+        now = time.monotonic()
+        self.phases.append(f"{phase} {now - self.last:.1f} s")
+        self.last = now
+
+    def __str__(self) -> str:
+        return ", ".join(self.phases)
 
 
 def down(paths: LabPaths) -> None:
