@@ -74,7 +74,16 @@ class Engine:
         return docker.DockerClient(base_url=self.url, timeout=timeout)
 
 
-def daemon_config(engine: Engine, storage_driver: str) -> dict[str, Any]:
+def dockerd_major_version() -> int:
+    """dockerd's major version ("Docker version 20.10.24+dfsg1, build 5d6db84" -> 20)."""
+    done = subprocess.run(["dockerd", "--version"], capture_output=True, text=True, check=True)
+    return int(done.stdout.split("version", 1)[1].strip().split(".", 1)[0])
+
+
+def daemon_config(engine: Engine, storage_driver: str, dockerd_major: int) -> dict[str, Any]:
+    """The engine's whole configuration. Before Docker 25 the engine's ID comes from a key file,
+    /etc/docker/key.json unless told otherwise; from 25 on, from its data root."""
+    key = {"deprecated-key-path": str(engine.directory / "key.json")} if dockerd_major < 25 else {}
     return {
         "storage-driver": storage_driver,
         "data-root": str(engine.data_root),
@@ -82,7 +91,7 @@ def daemon_config(engine: Engine, storage_driver: str) -> dict[str, Any]:
         "pidfile": str(engine.pid_file),
         "hosts": [engine.url],
         "cgroup-parent": engine.cgroup_parent,
-        "deprecated-key-path": str(engine.directory / "key.json"),
+        **key,
         "labels": [f"bluegreen.lab.fleet-host={engine.hostname}"],
         "log-driver": "json-file",
         "log-opts": {"max-size": "10m", "max-file": "3"},
@@ -91,8 +100,16 @@ def daemon_config(engine: Engine, storage_driver: str) -> dict[str, Any]:
 
 def start_argv(engine: Engine, remote_dir: Path) -> list[str]:
     """nsenter (network namespace only) -> unshare (mount + UTS) -> bind the host's deploy dir over
-    the remote dir, set the hostname -> exec dockerd."""
-    script = 'mount --bind "$1" "$2" && hostname "$3" && shift 3 && exec "$@"'
+    the remote dir, set the hostname, hide a system containerd -> exec dockerd.
+
+    dockerd uses the system's containerd when /run/containerd/containerd.sock exists (Docker's
+    packages run one): its containers would then start in the root network namespace. An empty
+    /run/containerd in the engine's mount namespace makes it start a containerd of its own, here."""
+    script = (
+        'mount --bind "$1" "$2" && hostname "$3" && '
+        "{ [ ! -d /run/containerd ] || mount -t tmpfs tmpfs /run/containerd; } && "
+        'shift 3 && exec "$@"'
+    )
     return [
         "nsenter",
         f"--net={netns.namespace_file(engine.namespace)}",
@@ -142,7 +159,8 @@ def start(engine: Engine, remote_dir: Path, storage_driver: str) -> None:
     """Starts the engine (its data root kept: containers with a restart policy come back)."""
     for directory in (engine.directory, engine.deploy_dir, remote_dir):
         directory.mkdir(parents=True, exist_ok=True)
-    engine.config_file.write_text(json.dumps(daemon_config(engine, storage_driver), indent=2) + "\n")
+    config = daemon_config(engine, storage_driver, dockerd_major_version())
+    engine.config_file.write_text(json.dumps(config, indent=2) + "\n")
     daemons.start_detached(start_argv(engine, remote_dir), engine.log)
 
 
@@ -222,8 +240,9 @@ def _copy_image_store(source: Path, target: Path, storage_driver: str) -> None:
 
 
 def save_image_cache(engine: Engine, cache: Path, storage_driver: str) -> None:
-    """Keeps the engine's image store as `cache` (once; other caches beside it are removed)."""
-    if cache.is_dir():
+    """Keeps the engine's image store as `cache` (once; other caches beside it are removed). An
+    engine whose images live in containerd's store (no image/ and driver directories) keeps none."""
+    if cache.is_dir() or not all((engine.data_root / part).is_dir() for part in ("image", storage_driver)):
         return
     tmp = cache.with_name(f"{cache.name}.tmp-{engine.hostname}")
     shutil.rmtree(tmp, ignore_errors=True)

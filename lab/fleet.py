@@ -178,7 +178,8 @@ def _ensure_network(fleet: Fleet) -> set[int]:
     bridge_ok = _bridge_ok(fleet)
     broken = [host for host in fleet.hosts if not (bridge_ok and _host_network_ok(fleet, host))]
     for host in extra + broken:
-        say(f"removing fleet host {host.index} (namespace missing, broken or not wanted)")
+        if netns.exists(host.engine.namespace) or host.engine.directory.exists():
+            say(f"removing fleet host {host.index} (namespace broken, half made or not wanted)")
         _remove_host(host)
     if not bridge_ok:
         netns.delete(fleet.bridge_ns)

@@ -49,7 +49,7 @@ def _engine(tmp_path: Path) -> Engine:
 
 
 def test_each_engine_has_its_own_files_key_and_cgroup(tmp_path: Path) -> None:
-    config = engines.daemon_config(_engine(tmp_path), "fuse-overlayfs")
+    config = engines.daemon_config(_engine(tmp_path), "fuse-overlayfs", dockerd_major=20)
     h1 = tmp_path / "h1"
     assert config == {
         "storage-driver": "fuse-overlayfs",
@@ -63,13 +63,21 @@ def test_each_engine_has_its_own_files_key_and_cgroup(tmp_path: Path) -> None:
         "log-driver": "json-file",
         "log-opts": {"max-size": "10m", "max-file": "3"},
     }
+    newer = engines.daemon_config(_engine(tmp_path), "overlayfs", dockerd_major=25)
+    assert "deprecated-key-path" not in newer  # its ID lives in its data root: no key file option
 
 
 def test_an_engine_enters_the_network_namespace_only_then_binds_its_deploy_dir(tmp_path: Path) -> None:
     argv = engines.start_argv(_engine(tmp_path), Path("/srv/fleet/deploy"))
     assert argv[:2] == ["nsenter", "--net=/var/run/netns/lab-fleet-h1"]  # not `ip netns exec`
     assert argv[2:8] == ["unshare", "--mount", "--uts", "--propagation", "private", "--"]
-    assert argv[8:11] == ["sh", "-c", 'mount --bind "$1" "$2" && hostname "$3" && shift 3 && exec "$@"']
+    assert argv[8:11] == [
+        "sh",
+        "-c",
+        'mount --bind "$1" "$2" && hostname "$3" && '
+        "{ [ ! -d /run/containerd ] || mount -t tmpfs tmpfs /run/containerd; } && "
+        'shift 3 && exec "$@"',
+    ]
     assert argv[11:] == [
         "sh",
         f"{tmp_path}/h1/deploy",
