@@ -1,0 +1,150 @@
+"""The prepare phase on one host (README steps 2-6): detect, render, upload, start the new color,
+health gate, `nginx -t`, write the release record. Nothing the public sees changes.
+
+Undo takes the new color away again and leaves nginx and the live color alone. The preflight and
+the lock (steps 0-1, detect.py) come before it and the lock is held through every phase.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
+
+from bluegreen.candidate import render_candidate
+from bluegreen.colors import FIRST_COLOR, other, project_name
+from bluegreen.containers import project_images, remove_project, stop_project
+from bluegreen.detect import detect, rollback_target
+from bluegreen.docker_state import ContainerState
+from bluegreen.host_run import HostRun
+from bluegreen.owner import claim
+from bluegreen.proxy import Candidate
+from bluegreen.records import Release
+from bluegreen.start_color import start_kept, start_new
+from bluegreen.state import State
+from bluegreen.upload import upload
+
+DEPLOYED, ROLLED_BACK = "deployed", "rolled-back"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One switch: from the live color to the target, and how the target is brought up."""
+
+    target: str
+    live: str | None
+    state: State | None
+    release: Release
+    outcome: str
+    """`deployed` (the target is started anew) or `rolled-back` (its kept containers are started)."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A target color that is up, healthy and recorded, and the config that will route to it."""
+
+    plan: Plan
+    candidate: Candidate
+    release: Release
+    """The plan's release with the containers that passed the health gate."""
+    states: list[ContainerState] = field(default_factory=list)
+    replaced_images: set[str] = field(default_factory=set)
+    """The images the target's earlier containers used (removed once unused, after the switch)."""
+
+
+class Prepare:
+    """Brings the target color up beside the live one; `undo` takes it away again."""
+
+    def __init__(self, run: HostRun) -> None:
+        self.run = run
+        self.plan: Plan | None = None
+        self.touched = False
+        """Whether this run started (or recreated) the target's containers: only then are they its to undo."""
+
+    def deploy(self) -> Prepared:
+        run = self.run
+        run.find_compose_soon()  # while detecting
+        with run.timer.phase("detect"):
+            state, live = detect(run)
+            claim(run.host.docker(), run.app, run.layout.app_dir)
+            target = other(live) if live else FIRST_COLOR
+            run.live, run.target = live, target
+            run.report.info(f"live color: {live or 'none (first deploy)'}; deploying {target}")
+            run.find_switch_mode()
+        candidate = render_candidate(run, target, live)
+        with run.timer.phase("upload"):
+            release = upload(run, target)
+        return self._bring_up(Plan(target, live, state, release, DEPLOYED), candidate)
+
+    def rollback(self) -> Prepared:
+        run = self.run
+        run.find_compose_soon()
+        with run.timer.phase("detect"):
+            state, live = detect(run)
+            run.live = live
+            target, release = rollback_target(run, state, live)
+            run.target = target
+            run.report.info(f"live color: {live or 'none'}; rolling back to {target}")
+            run.find_switch_mode()
+        candidate = render_candidate(run, target, live)
+        return self._bring_up(Plan(target, live, state, release, ROLLED_BACK), candidate)
+
+    def _bring_up(self, plan: Plan, candidate: Candidate) -> Prepared:
+        """Start, health gate, `nginx -t` (while the target starts), the release record."""
+        run, self.plan = self.run, plan
+        project = project_name(run.app, plan.target)
+        replaced = project_images(run.host.docker(), project) if plan.outcome == DEPLOYED else set()
+        try:
+            validation = run.background.submit(run.proxy.validate, candidate)
+            with run.timer.phase("start"):
+                self.touched = plan.outcome == ROLLED_BACK
+                if plan.outcome == ROLLED_BACK:
+                    start_kept(run, plan.release)
+                else:
+                    start_new(run, plan.release, self._replacing)
+            with run.timer.phase("health"):
+                states = run.gate.wait(
+                    plan.target, project, run.config.ports[plan.target], lambda: _fail_early(validation)
+                )
+            with run.timer.phase("validate"):
+                validation.result()
+                run.report.info("nginx -t: the new config is valid")
+            release = _with_containers(plan.release, states)
+            run.records.write_release(release)
+        except BaseException:
+            self.undo()
+            raise
+        return Prepared(plan, candidate, release, states, replaced)
+
+    def _replacing(self) -> None:
+        self.touched = True
+
+    def undo(self) -> None:
+        """Take the target away again, leaving nginx and the live color alone."""
+        run, plan = self.run, self.plan
+        run.proxy.discard()
+        if plan is None or not self.touched:
+            return
+        project = project_name(run.app, plan.target)
+        try:
+            if plan.outcome == ROLLED_BACK:  # keep the kept color kept: stop it, never remove it
+                run.report.warning(f"stopping {plan.target} again; nginx and the live color were not touched")
+                stop_project(run.host.docker(), project)
+            else:
+                run.report.warning(f"tearing down {plan.target}; nginx and the live color were not touched")
+                remove_project(run.host.docker(), project)
+        except Exception as exc:
+            run.report.warning(f"could not take {plan.target} away again: {exc}")
+
+
+def _fail_early(validation: Future[None]) -> None:
+    if validation.done():
+        validation.result()  # a rejected config fails now, not after the app has started
+
+
+def _with_containers(release: Release, states: list[ContainerState]) -> Release:
+    serving = [s for s in states if not s.finished_task]
+    return replace(
+        release,
+        image_ids={s.name: s.image_id for s in serving},
+        running=tuple(s.id for s in serving),
+    )
