@@ -315,13 +315,13 @@ def _execute(
                 reporter.emit(line)
         logging.getLogger().addHandler(_LogToReporter(reporter))
 
-        from bluegreen.errors import BluegreenError
+        from bluegreen.errors import Failure
         from bluegreen.run import execute
 
         workspace = Path(env.get("GITHUB_WORKSPACE") or os.getcwd())
         try:
             return execute(raw, reporter, workspace)
-        except BluegreenError as exc:
+        except Failure as exc:
             return Failed(f"bluegreen {command_name} failed: {exc}", exc.live_color)
     except KeyboardInterrupt as exc:
         return Failed(

@@ -13,7 +13,7 @@ from bluegreen import __version__, cancellation
 from bluegreen.cli_inputs import ENV_VARIABLES, FILE_FLAGS, Gathered, cli_naming
 from bluegreen.config import input_specs
 from bluegreen.deploy import Result
-from bluegreen.errors import BluegreenError, InputError
+from bluegreen.errors import Failure, InputError
 from bluegreen.progress import StderrReporter
 from bluegreen.run import execute
 
@@ -195,7 +195,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except InputError as exc:
         print(f"error: {exc.message(cli_naming(gathered.origins))}", file=sys.stderr)
         return 1
-    except BluegreenError as exc:
+    except Failure as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     for line in summary_lines(result):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bluegreen.config import Config
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import BluegreenError, Failure
 from bluegreen.host import Host
 from bluegreen.host_run import HostRun, color_compose
 from bluegreen.progress import Reporter, Timer
@@ -32,7 +32,7 @@ def run_command(config: Config, host: Host, reporter: Reporter, timer: Timer | N
     }
     try:
         return commands_by_name[config.command]()
-    except BluegreenError as exc:
+    except Failure as exc:
         exc.live_color, exc.target_color = run.live or "", run.target or ""
         raise
     except Exception as exc:

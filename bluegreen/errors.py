@@ -9,13 +9,18 @@ from dataclasses import dataclass
 from bluegreen.untrusted import printable
 
 
-class BluegreenError(Exception):
-    """A failure the user can act on. The edge prints its message once and exits non-zero."""
+class Failure(BaseException):
+    """How a run ends early: an error the user can act on (`BluegreenError`) or a cancellation
+    (`Cancelled`). Edges catch this; code inside the run catches the failure's own class."""
 
     live_color = ""
     """The color serving when the run failed (a failed run leaves it serving), once known."""
     target_color = ""
     """The color the run was switching to, once known."""
+
+
+class BluegreenError(Failure, Exception):
+    """A failure the user can act on. The edge prints its message once and exits non-zero."""
 
 
 @dataclass(frozen=True)
@@ -71,9 +76,10 @@ class RemoteCommandError(BluegreenError):
         super().__init__(f"{what} failed (exit {exit_code}): {command}{detail}")
 
 
-class Cancelled(BluegreenError):
-    """The run was told to stop (SIGTERM: a cancelled workflow, `docker stop`). Never swallowed:
-    code that tolerates a failure catches the failure's own class, not BluegreenError."""
+class Cancelled(Failure):
+    """The run was told to stop (SIGINT, SIGTERM: a cancelled workflow, `docker stop`). Not an
+    `Exception`, like KeyboardInterrupt: no `except Exception` (nor `except BluegreenError`)
+    swallows it, by construction."""
 
 
 class TunnelForbidden(BluegreenError):

@@ -9,7 +9,7 @@ from bluegreen import cancellation
 from bluegreen.config import SECRET_INPUTS, parse_inputs
 from bluegreen.deploy import Result, run_command
 from bluegreen.envfile import quote_for_compose_v1, quote_for_compose_v2
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import Failure
 from bluegreen.progress import Reporter, Timer
 from bluegreen.redact import redact, secret_fragments
 from bluegreen.ssh import HostKeyCheck, connect
@@ -21,7 +21,7 @@ def execute(raw_inputs: Mapping[str, str], reporter: Reporter, workspace: Path =
     screen = Screen(secrets_of(raw_inputs))
     try:
         return _execute(raw_inputs, ScreenedReporter(reporter, screen), workspace)
-    except BluegreenError as exc:
+    except Failure as exc:
         screen.error(exc)
         raise
 
@@ -69,7 +69,7 @@ class Screen:
     def text(self, message: str) -> str:
         return printable(redact(message, self.fragments), limit=20_000)
 
-    def error(self, exc: BluegreenError) -> None:
+    def error(self, exc: Failure) -> None:
         """Screen the error in place: its type and attributes stay, its texts are screened."""
         exc.args = tuple(self.text(arg) if isinstance(arg, str) else arg for arg in exc.args)
         for name, value in vars(exc).items():

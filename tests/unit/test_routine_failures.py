@@ -16,7 +16,7 @@ import pytest
 
 from bluegreen.config import DEFAULT_TEMPLATE, Config, parse_inputs
 from bluegreen.deploy import Result, run_command
-from bluegreen.errors import BluegreenError, Cancelled, UnreadableFile
+from bluegreen.errors import BluegreenError, Cancelled, Failure, UnreadableFile
 from tests.unit.fake_host import MUTATIONS, FakeHost, routed_by
 from tests.unit.test_config import good
 
@@ -80,11 +80,11 @@ def run(fake: FakeHost, workspace: Path, command: str = "deploy", version: str =
 
 def fails(
     fake: FakeHost, workspace: Path, command: str = "deploy", version: str = "v1", clear: bool = True
-) -> BluegreenError:
+) -> Failure:
     """Run a command that must fail; what was recorded before it is forgotten first."""
     if clear:
         fake.clear_records()
-    with pytest.raises(BluegreenError) as caught:
+    with pytest.raises(Failure) as caught:
         run(fake, workspace, command, version)
     return caught.value
 
@@ -150,7 +150,7 @@ def test_a_colors_older_releases_are_removed_once_it_serves(fake: FakeHost, work
 # ---- after a verified switch: the switch stands --------------------------------------------------
 
 
-def assert_switch_stands(fake: FakeHost, exc: BluegreenError, step: str, why: str) -> None:
+def assert_switch_stands(fake: FakeHost, exc: Failure, step: str, why: str) -> None:
     """After a verified, recorded switch to green: the error says so, and blue still runs."""
     assert str(exc) == (
         f'{step} failed after the switch: 500 Server Error: Internal Server Error ("{why}"). '
@@ -216,7 +216,7 @@ def nginx_answers_502_from_green(fake: FakeHost) -> None:
     fake.answers[80] = (502, {"X-Bluegreen-Upstream": "127.0.0.1:8082"})
 
 
-def assert_both_colors_left_running(fake: FakeHost, exc: BluegreenError, why: str) -> None:
+def assert_both_colors_left_running(fake: FakeHost, exc: Failure, why: str) -> None:
     assert str(exc) == (
         f"{VERIFY_FAILED}; then switching nginx back failed ({why}): nginx may serve either color, "
         f"so both green and blue are left running. Check {LIVE_CONFIG} and `docker logs` of the "
