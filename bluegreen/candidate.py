@@ -27,11 +27,12 @@ def render_candidate(run: HostRun, target: str, live: str | None) -> Candidate:
         active_color=target,
         previous_color=live or "",
         upstream_host="127.0.0.1",
-        upstream_port=config.ports[target],
+        upstream_port=run.ports[target],
         listen_port=config.http_port,
-        switch_variables=template_variables(run.app, config.ports, target, files),
+        switch_variables=template_variables(run.app, run.ports, target, files),
     )
-    rendered = render_nginx(config.nginx_template.read_text(), route, str(config.nginx_template))
+    template = run.nginx_template()
+    rendered = render_nginx(template.text, route, template.source)
     if UPSTREAM_HEADER not in rendered.lower() and "header" not in run.warned:
         run.warned.add("header")
         report.warning(

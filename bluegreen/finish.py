@@ -1,9 +1,11 @@
-"""The finish phase on one host (README steps 9-10): record the new live color and an audit line,
-drain the old color, stop it (kept for a rollback), clean up. No undo: the new color serves, and
-every failure here says so.
+"""The finish phase on one host (README steps 9-10): record the new live color (its release record,
+the state file) and an audit line, drain the old color, stop it (kept for a rollback), clean up.
+No undo: the new color serves, and every failure here says so.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from bluegreen import commands
 from bluegreen.colors import project_name
@@ -33,6 +35,7 @@ def finish(run: HostRun, prepared: Prepared) -> State:
     step = "record"
     try:
         with run.timer.phase("record"):
+            run.records.write_release(replace(release, nginx_template=run.nginx_template().text))
             run.records.write_state(new_state)
             run.records.audit(_audit_entry(new_state, run.config.command, plan.outcome))
         if plan.live:

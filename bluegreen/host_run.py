@@ -10,6 +10,7 @@ import os
 import socket
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bluegreen.colors import project_name
@@ -24,7 +25,7 @@ from bluegreen.managed_proxy import ManagedProxy
 from bluegreen.progress import Reporter, Timer
 from bluegreen.proxy import Proxy, Routing, wait_for_no_connections
 from bluegreen.records import Records, Release
-from bluegreen.routing import SEAMLESS, SeamlessFiles
+from bluegreen.routing import SeamlessFiles
 from bluegreen.user_proxy import UserProxy
 from bluegreen.verify import ProxyCheck
 
@@ -50,6 +51,14 @@ def color_compose(program: tuple[str, ...], app: str, layout: Layout, release: R
     return Compose(program, project_name(app, release.color), files, release.environment)
 
 
+@dataclass(frozen=True)
+class Template:
+    """The nginx template this run renders, and what to call it in an error."""
+
+    text: str
+    source: str
+
+
 class HostRun:
     """One command against one host: the parts the phases share, and which colors are in play."""
 
@@ -72,7 +81,15 @@ class HostRun:
         self.target: str | None = None
         self.seamless: SeamlessFiles | bool | None = None
         """The proxy's seamless files once asked (False: the proxy cannot switch seamlessly)."""
+        self.ports = dict(config.ports)
+        """The port of each color this run routes to: a color already started keeps the port it was
+        started with (detect.choose_ports); only the color this run starts takes its input."""
+        self.template: Template | None = None
+        """The template to render; None: the nginx-template input (read when first rendered)."""
         self.switch_mode = ""
+        self.routes_per_request = False
+        """Whether the config switched to picks the color per request (njs): the drain then also
+        waits for the old color's connections to close."""
         self.warned: set[str] = set()
         """Warnings given once per run."""
         self.background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bluegreen")
@@ -92,6 +109,12 @@ class HostRun:
             self.host, self.app, self.layout, config.proxy_image, config.proxy_volumes, self.report,
             self.proxy_compose,
         )  # fmt: skip
+
+    def nginx_template(self) -> Template:
+        if self.template is None:
+            path = self.config.nginx_template
+            self.template = Template(path.read_text(), str(path))
+        return self.template
 
     # ---- what routes now ------------------------------------------------------------------
 
@@ -139,9 +162,9 @@ class HostRun:
         is left open."""
         started = time.monotonic()
         self.proxy.drain(self.config.drain_timeout)
-        if self.switch_mode == SEAMLESS:
+        if self.routes_per_request:
             left = max(self.config.drain_timeout - (time.monotonic() - started), 0.5)
-            wait_for_no_connections(self.host, self.config.ports[color], left, self.report)
+            wait_for_no_connections(self.host, self.ports[color], left, self.report)
 
     # ---- compose ----------------------------------------------------------------------------
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field, replace
 from bluegreen.candidate import render_candidate
 from bluegreen.colors import FIRST_COLOR, other, project_name
 from bluegreen.containers import project_images, remove_project, stop_project
-from bluegreen.detect import detect, rollback_target
+from bluegreen.detect import choose_ports, detect, rollback_target, use_recorded
 from bluegreen.docker_state import ContainerState
 from bluegreen.host_run import HostRun
+from bluegreen.kept import Kept, note_kept, put_back
 from bluegreen.owner import claim
 from bluegreen.proxy import Candidate
 from bluegreen.records import Release
@@ -57,6 +58,8 @@ class Prepare:
     def __init__(self, run: HostRun) -> None:
         self.run = run
         self.plan: Plan | None = None
+        self.kept: Kept | None = None
+        """The release a rollback goes back to, in the color a deploy starts anew."""
         self.touched = False
         """Whether this run started (or recreated) the target's containers: only then are they its to undo."""
 
@@ -68,10 +71,12 @@ class Prepare:
             claim(run.host.docker(), run.app, run.layout.app_dir)
             target = other(live) if live else FIRST_COLOR
             run.live, run.target = live, target
+            choose_ports(run, target, live)
             run.report.info(f"live color: {live or 'none (first deploy)'}; deploying {target}")
             run.find_switch_mode()
         candidate = render_candidate(run, target, live)
         with run.timer.phase("upload"):
+            self.kept = note_kept(run, target)  # before the upload writes over its files
             release = upload(run, target)
         return self._bring_up(Plan(target, live, state, release, DEPLOYED), candidate)
 
@@ -83,13 +88,15 @@ class Prepare:
             run.live = live
             target, release = rollback_target(run, state, live)
             run.target = target
+            use_recorded(run, release)
             run.report.info(f"live color: {live or 'none'}; rolling back to {target}")
             run.find_switch_mode()
         candidate = render_candidate(run, target, live)
         return self._bring_up(Plan(target, live, state, release, ROLLED_BACK), candidate)
 
     def _bring_up(self, plan: Plan, candidate: Candidate) -> Prepared:
-        """Start, health gate, `nginx -t` (while the target starts), the release record."""
+        """Start, health gate, `nginx -t` (while the target starts). The release record is written
+        once the target has served (finish.py): only then can a rollback go back to it."""
         run, self.plan = self.run, plan
         project = project_name(run.app, plan.target)
         replaced = project_images(run.host.docker(), project) if plan.outcome == DEPLOYED else set()
@@ -103,13 +110,12 @@ class Prepare:
                     start_new(run, plan.release, self._replacing)
             with run.timer.phase("health"):
                 states = run.gate.wait(
-                    plan.target, project, run.config.ports[plan.target], lambda: _fail_early(validation)
+                    plan.target, project, run.ports[plan.target], lambda: _fail_early(validation)
                 )
             with run.timer.phase("validate"):
                 validation.result()
                 run.report.info("nginx -t: the new config is valid")
             release = _with_containers(plan.release, states)
-            run.records.write_release(release)
         except BaseException:
             self.undo()
             raise
@@ -119,21 +125,32 @@ class Prepare:
         self.touched = True
 
     def undo(self) -> None:
-        """Take the target away again, leaving nginx and the live color alone."""
+        """Take the target away again, leaving nginx and the live color alone, and the kept
+        release in the target's color as it was (stopped, rollback-able)."""
         run, plan = self.run, self.plan
         run.proxy.discard()
-        if plan is None or not self.touched:
+        if plan is None:
             return
         project = project_name(run.app, plan.target)
         try:
-            if plan.outcome == ROLLED_BACK:  # keep the kept color kept: stop it, never remove it
+            if self.touched and plan.outcome == ROLLED_BACK:  # kept stays kept: stopped, never removed
                 run.report.warning(f"stopping {plan.target} again; nginx and the live color were not touched")
                 stop_project(run.host.docker(), project)
-            else:
+            elif self.touched:
                 run.report.warning(f"tearing down {plan.target}; nginx and the live color were not touched")
                 remove_project(run.host.docker(), project)
         except Exception as exc:
             run.report.warning(f"could not take {plan.target} away again: {exc}")
+            return
+        if self.kept is None:
+            return
+        try:
+            put_back(run, self.kept, containers_replaced=self.touched)
+        except Exception as exc:
+            run.report.warning(
+                f"could not put the kept release of {plan.target} back ({exc}): "
+                "a rollback cannot go back to it"
+            )
 
 
 def _fail_early(validation: Future[None]) -> None:

@@ -38,6 +38,8 @@ class Release:
     """Ids of the containers that ran when the color was healthy (finished one-shot tasks excluded)."""
     started_at: str = ""
     actor: str = ""
+    nginx_template: str = ""
+    """The nginx template text the color was served with ("": recorded by an earlier bluegreen)."""
 
     def to_json(self) -> bytes:
         return (json.dumps(asdict(self), indent=2, sort_keys=True) + "\n").encode()
@@ -64,12 +66,17 @@ class Release:
             running=running,
             started_at=str(data.get("started_at") or ""),
             actor=str(data.get("actor") or ""),
+            nginx_template=_text_or_empty(data.get("nginx_template")),
         )
 
 
 def _strings(value: Any) -> tuple[str, ...] | None:
     ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
     return tuple(value) if ok else None
+
+
+def _text_or_empty(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _string_map(value: Any) -> dict[str, str] | None:

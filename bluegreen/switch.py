@@ -12,8 +12,8 @@ from typing import Protocol
 from bluegreen.errors import BluegreenError
 from bluegreen.host_run import HostRun
 from bluegreen.prepare import Prepared
-from bluegreen.proxy import Routing
-from bluegreen.routing import SEAMLESS
+from bluegreen.proxy import Candidate, Routing
+from bluegreen.routing import RELOAD, SEAMLESS
 
 
 class SwitchBackFailed(BluegreenError):
@@ -45,13 +45,26 @@ class BlueGreen:
         run, candidate, target = self.run, prepared.candidate, prepared.plan.target
         with run.timer.phase("switch"):
             run.proxy.switch(candidate)
-            run.switch_mode = candidate.mode
-            run.report.info(
-                "switched seamlessly (no reload)" if candidate.mode == SEAMLESS else "switched with a reload"
-            )
+            run.routes_per_request = candidate.mode == SEAMLESS
+            run.switch_mode, said = self._what_nginx_did(candidate)
+            run.report.info(said)
         with run.timer.phase("verify"):
-            run.check.expect_upstream(run.config.ports[target])
+            run.check.expect_upstream(run.ports[target])
         run.live = target  # verified: from here on the target serves, whatever happens next
+
+    def _what_nginx_did(self, candidate: Candidate) -> tuple[str, str]:
+        """The switch mode as it happened, and the log line: nginx reloads whenever the config it
+        loads changes (always in reload mode; in seamless mode when the template or the ports
+        changed); a first start or an unchanged seamless config is no reload."""
+        previous = self.previous.config if self.previous else None
+        if candidate.mode == SEAMLESS and (previous is None or previous == candidate.config):
+            return SEAMLESS, "switched seamlessly (no reload)"
+        if candidate.mode == SEAMLESS:
+            return RELOAD, (
+                "switched with a reload: the seamless config itself changed (template or ports), so "
+                "nginx loaded it once, routing to the live color until the switch"
+            )
+        return RELOAD, "switched with a reload"
 
     def undo(self, prepared: Prepared, cause: BaseException) -> None:
         run, plan = self.run, prepared.plan
@@ -61,7 +74,7 @@ class BlueGreen:
         try:
             run.proxy.restore(self.previous)
         except BaseException as exc:
-            run.live = run.check.serving_color(run.config.ports)
+            run.live = run.check.serving_color(run.ports)
             raise SwitchBackFailed(
                 f"{cause}; then switching nginx back failed ({exc}): nginx may serve either color, so "
                 f"both {plan.target} and {plan.live or 'the old color'} are left running. Check "

@@ -37,8 +37,8 @@ class OneHost:
 
     def _switch_and_finish(self, prepare: Prepare, prepared: Prepared) -> Result:
         strategy: Strategy = BlueGreen(self.run)
-        strategy.read_routing()
         try:
+            strategy.read_routing()
             strategy.switch(prepared)
         except BaseException as exc:
             strategy.undo(prepared, exc)  # raises SwitchBackFailed (both colors left running) if it cannot
