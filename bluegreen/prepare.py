@@ -1,8 +1,10 @@
 """The prepare phase on one host (README steps 2-6): detect, render, upload, start the new color,
-health gate, `nginx -t`, write the release record. Nothing the public sees changes.
+health gate, `nginx -t`. Nothing the public sees changes.
 
-Undo takes the new color away again and leaves nginx and the live color alone. The preflight and
-the lock (steps 0-1, detect.py) come before it and the lock is held through every phase.
+Undo takes the new color away again, leaves nginx and the live color alone, and puts the kept
+release back in the new color's place (kept.py). The preflight and the lock (steps 0-1, detect.py)
+come before it and the lock is held through every phase. The release record is written once the
+new color has served (finish.py).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class Plan:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A target color that is up, healthy and recorded, and the config that will route to it."""
+    """A target color that is up and healthy, and the config that will route to it."""
 
     plan: Plan
     candidate: Candidate
@@ -77,7 +79,11 @@ class Prepare:
         candidate = render_candidate(run, target, live)
         with run.timer.phase("upload"):
             self.kept = note_kept(run, target)  # before the upload writes over its files
-            release = upload(run, target)
+            try:
+                release = upload(run, target)
+            except BaseException:
+                self.undo()
+                raise
         return self._bring_up(Plan(target, live, state, release, DEPLOYED), candidate)
 
     def rollback(self) -> Prepared:
@@ -128,29 +134,34 @@ class Prepare:
         """Take the target away again, leaving nginx and the live color alone, and the kept
         release in the target's color as it was (stopped, rollback-able)."""
         run, plan = self.run, self.plan
-        run.proxy.discard()
-        if plan is None:
-            return
-        project = project_name(run.app, plan.target)
-        try:
-            if self.touched and plan.outcome == ROLLED_BACK:  # kept stays kept: stopped, never removed
-                run.report.warning(f"stopping {plan.target} again; nginx and the live color were not touched")
-                stop_project(run.host.docker(), project)
-            elif self.touched:
-                run.report.warning(f"tearing down {plan.target}; nginx and the live color were not touched")
-                remove_project(run.host.docker(), project)
-        except Exception as exc:
-            run.report.warning(f"could not take {plan.target} away again: {exc}")
-            return
+        if plan is not None:
+            run.proxy.discard()
+            if self.touched and not self._take_away(plan):
+                return
         if self.kept is None:
             return
         try:
             put_back(run, self.kept, containers_replaced=self.touched)
         except Exception as exc:
             run.report.warning(
-                f"could not put the kept release of {plan.target} back ({exc}): "
+                f"could not put the kept release of {self.kept.release.color} back ({exc}): "
                 "a rollback cannot go back to it"
             )
+
+    def _take_away(self, plan: Plan) -> bool:
+        """Stop (rollback) or remove (deploy) the target's containers; False when that failed."""
+        run, project = self.run, project_name(self.run.app, plan.target)
+        try:
+            if plan.outcome == ROLLED_BACK:  # kept stays kept: stopped, never removed
+                run.report.warning(f"stopping {plan.target} again; nginx and the live color were not touched")
+                stop_project(run.host.docker(), project)
+            else:
+                run.report.warning(f"tearing down {plan.target}; nginx and the live color were not touched")
+                remove_project(run.host.docker(), project)
+        except Exception as exc:
+            run.report.warning(f"could not take {plan.target} away again: {exc}")
+            return False
+        return True
 
 
 def _fail_early(validation: Future[None]) -> None:

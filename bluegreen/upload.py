@@ -50,7 +50,7 @@ def color_environment(run: HostRun, color: str) -> dict[str, str]:
     """The BLUEGREEN_* variables the color's compose runs with."""
     env = {
         "BLUEGREEN_COLOR": color,
-        "BLUEGREEN_PORT": str(run.config.ports[color]),
+        "BLUEGREEN_PORT": str(run.ports[color]),
         "BLUEGREEN_APP": run.app,
         "BLUEGREEN_ENV_FILE": run.layout.env_file(color),
     }

@@ -93,8 +93,8 @@ def test_a_deploy_failing_its_health_gate_keeps_the_rollback(
     assert live(app) == ("v1", "blue")
     run, records = under_load(lambda: app.deploy(lab["images"]["broken"], **{"health-timeout": "4"}), app)
 
-    assert "green holds its kept release again, stopped" in run.stderr
     failed_then_rolled_back(app, lab, run, records, "green was not healthy within 4 s")
+    assert "green holds its kept release again, stopped" in run.stderr
 
 
 def test_rollback_serves_the_recorded_template_and_port(
