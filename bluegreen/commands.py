@@ -37,6 +37,11 @@ class Compose:
         deps = ["--no-deps"] if no_deps else []
         return self("up", "--detach", "--remove-orphans", *deps, *services)
 
+    def create(self, *services: str, no_deps: bool = False) -> list[str]:
+        """Create the services' containers without starting them (a kept color, put back)."""
+        deps = ["--no-deps"] if no_deps else []
+        return self("up", "--no-start", *deps, *services)
+
     def up_only(self, *services: str) -> list[str]:
         """Start just these services of a project that other projects' files also define."""
         return self("up", "--detach", *services)

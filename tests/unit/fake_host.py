@@ -4,16 +4,19 @@ It implements the whole `bluegreen.host.Host` protocol and records what the rout
 
 - `run` records every argv and answers from a small script of what bluegreen runs on a server
   (`mkdir`, `rm`, `find`, `flock --nonblock`, compose `version`/`pull`/`up`/`stop`/`down`/`run`,
-  `nginx -t`); compose `up` creates running containers for its project, `stop`/`down` stop or
-  remove them, `run` prints what it ran (its one-off is gone, as with --rm). Any other argv exits
-  127 and lands in `unscripted`. `fail_command` makes a chosen argv fail.
+  `nginx -t`); compose `up` creates running containers for its project (`--no-start`: created
+  only), `stop`/`down` stop or remove them, `run` prints what it ran (its one-off is gone, as
+  with --rm). Any other argv exits 127 and lands in `unscripted`. `fail_command` makes a chosen argv fail.
 - `hold` takes the deploy lock (a `FakeHeld`), or answers exit 75 when another deploy holds it.
 - files live in `files` (path -> bytes); every write, append and rename target is listed in `writes`.
 - `connect_tcp` answers HTTP/1.1 per port: a color's port answers 200 while that color's project
   has a running container (else the connection is refused); the proxy port answers from the color
   the nginx container *loaded* (the `# bluegreen-active-color:` line of the live nginx.conf when
   nginx started or last got a HUP): 200 with `X-Bluegreen-Upstream: 127.0.0.1:<that color's port>`
-  while that color runs, 502 otherwise. `answers[port]` overrides a port's answer.
+  while that color runs, 502 otherwise. With `njs` set, bluegreen switches seamlessly: the color
+  is the one the active-color file names at the request, at the port the loaded config gives it
+  (502 unless that color runs and listens there, per `ports`). `answers[port]` overrides a port's
+  answer.
 - `docker()` is a `FakeDocker`: exactly the surface of docker-py that bluegreen uses, with
   `FakeDocker.fail` to make one operation raise (a docker.errors.APIError, say).
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +42,7 @@ HOME = "/home/deploy"
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 ROUTE_MARK = b"# bluegreen-active-color: "
+SEAMLESS_MARK = b"# bluegreen-switch: seamless"
 TOP_TITLES = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
 MUTATIONS = frozenset({"start", "stop", "remove", "kill", "create", "network-create", "volume-create"})
 """FakeDocker operations that change the engine (`calls` ops); the rest only read."""
@@ -438,6 +443,8 @@ class FakeHost:
         self.answers: dict[int, tuple[int, dict[str, str]]] = {}
         """port -> (status, headers) answered instead of the modelled answer."""
         self.lock_taken_by_other = False
+        self.njs = False
+        """Whether the proxy's nginx has njs: then bluegreen switches seamlessly (see `_seamless_route`)."""
         self.holds: list[FakeHeld] = []
         self.engine = FakeDocker(lambda: self.files.get(self.live_config_path))
         self._lock = threading.Lock()  # the routine runs compose discovery and nginx -t on threads
@@ -461,9 +468,20 @@ class FakeHost:
         return [call for call in calls if isinstance(call, ComposeCall)]
 
     def proxy_route(self) -> str | None:
-        """The color nginx really routes to: the one in the config it loaded."""
+        """The color nginx really routes to: the one in the config it loaded (seamless: the one the
+        active-color file names)."""
         nginx = self._running_proxy()
+        if nginx and (nginx.loaded or b"").startswith(SEAMLESS_MARK):
+            return self._seamless_route(nginx.loaded or b"")[0]
         return routed_by(nginx.loaded) if nginx else None
+
+    def _seamless_route(self, loaded: bytes) -> tuple[str | None, int | None]:
+        """A seamless config: the color the active-color file names (read per request), and the port
+        the loaded config gives that color's upstream."""
+        active = self.files.get(f"{self.app_dir}/nginx/active", b"").decode().strip()
+        color = next((c for c in self.ports if active == f"bluegreen_{self.app}_{c}"), None)
+        found = re.search(rf"upstream {re.escape(active)} {{\s*server 127\.0\.0\.1:(\d+);", loaded.decode())
+        return color, int(found.group(1)) if found and color else None
 
     def _running_proxy(self) -> FakeContainer | None:
         running = [c for c in self.engine.project(f"{self.app}-proxy") if c.status == "running"]
@@ -504,6 +522,8 @@ class FakeHost:
         if argv[:2] in (("docker", "exec"), ("docker", "run")) and argv[-5:-3] == ("nginx", "-t"):
             return ok
         if argv[:2] in (("docker", "exec"), ("docker", "run")) and "ngx_http_js_module.so" in argv[-1]:
+            if self.njs:
+                return CommandResult(argv, 0, "/usr/lib/nginx/modules/ngx_http_js_module.so\n", "")
             return CommandResult(argv, 1, "", "")  # the fake's nginx has no njs: reload mode
         compose = parse_compose(argv)
         if compose == ("version",):
@@ -535,7 +555,9 @@ class FakeHost:
                     continue  # up to date
                 for container in old:  # recreated: a new deploy's containers replace the old ones
                     self.engine.all.remove(container)
-                self.engine.create(call.project, service, image).start()
+                created = self.engine.create(call.project, service, image)
+                if "--no-start" not in call.args:
+                    created.start()
 
     def hold(self, argv: Sequence[str], ready_line: str, timeout: float) -> Held | CommandResult:
         if self.lock_taken_by_other:
@@ -589,6 +611,11 @@ class FakeHost:
             nginx = self._running_proxy()
             if nginx is None:
                 raise ConnectionRefusedError(f"127.0.0.1:{port}: nothing listens")
+            if (nginx.loaded or b"").startswith(SEAMLESS_MARK):
+                color, upstream_port = self._seamless_route(nginx.loaded or b"")
+                listens = color is not None and upstream_port == self.ports[color] and self._color_runs(color)
+                upstream = {"X-Bluegreen-Upstream": f"127.0.0.1:{upstream_port}"} if upstream_port else {}
+                return FakeStream(http_response(200 if listens else 502, upstream))
             color = routed_by(nginx.loaded)
             if color not in self.ports:
                 return FakeStream(http_response(502))
