@@ -52,12 +52,11 @@ from bluegreen.routing import (
     SEAMLESS,
     SEAMLESS_MARK,
     SeamlessFiles,
-    active_file,
-    njs_module,
     template_variables,
     uses_seamless,
 )
 from bluegreen.state import State
+from bluegreen.switch_file import repair_active_file, seamless_candidate, warn_about_active_file
 from bluegreen.untrusted import printable
 from bluegreen.user_proxy import UserProxy
 from bluegreen.verify import UPSTREAM_HEADER, ProxyCheck
@@ -184,6 +183,7 @@ class Deployment:
                     "interrupted during its switch); the next deploy or rollback puts the file back"
                 )
                 live = served
+            warn_about_active_file(self.proxy, self.app, served, self.report)
             holder = lock_holder(self.host, self.layout) if is_locked(self.host, self.layout) else ""
         return Result(
             command="status",
@@ -237,7 +237,11 @@ class Deployment:
         running = running_colors(self.host.docker(), self.app)
         if self.config.command != "status":
             routed = self._settle_interrupted_switch(routed, recorded, running)
-        return state, live_color(routed, recorded, running)
+        live = live_color(routed, recorded, running)
+        if self.config.command != "status":
+            served = lambda: self.check.serving_color(self._recorded_ports())  # noqa: E731
+            repair_active_file(self.proxy, self.app, live, served, self.report)
+        return state, live
 
     def _settle_interrupted_switch(
         self, routed: str | None, recorded: str | None, running: set[str]
@@ -356,12 +360,7 @@ class Deployment:
                     "with a reload (see templates/nginx.conf.j2 for a template that switches seamlessly)"
                 )
             return Candidate(mark_route(rendered, target).encode())
-        return Candidate(
-            (SEAMLESS_MARK + rendered).encode(),
-            js=njs_module(self.app, files.active_path).encode(),
-            active=active_file(self.app, target),
-            holding=active_file(self.app, live) if live else None,
-        )
+        return seamless_candidate(self.app, files, (SEAMLESS_MARK + rendered).encode(), target, live)
 
     def _upload(self, target: str) -> Release:
         """The color's files, in a directory of this release's own."""

@@ -14,6 +14,10 @@ It implements the whole `bluegreen.host.Host` protocol and records what the rout
   the nginx container *loaded* (the `# bluegreen-active-color:` line of the live nginx.conf when
   nginx started or last got a HUP): 200 with `X-Bluegreen-Upstream: 127.0.0.1:<that color's port>`
   while that color runs, 502 otherwise. `answers[port]` overrides a port's answer.
+- with `njs = True` the proxy's nginx has njs (seamless mode): a seamless config's nginx routes to
+  the color the active-color file names, as nginx's workers read it (`unreadable_by_nginx` paths
+  are denied to them), else to the last color they read (`njs_memory`), as bluegreen's njs module
+  does; `docker exec` as the worker user (`worker_ids`) and the host's `stat` are scripted.
 - `docker()` is a `FakeDocker`: exactly the surface of docker-py that bluegreen uses, with
   `FakeDocker.fail` to make one operation raise (a docker.errors.APIError, say).
 """
@@ -33,8 +37,13 @@ import docker.errors
 
 from bluegreen.errors import UnreadableFile
 from bluegreen.host import READ_LIMIT, CommandResult, Held
+from bluegreen.render import PROXY_CONFIG_DIR
+from bluegreen.routing import SEAMLESS_MARK, color_of_active_file
+from bluegreen.switch_file import WORKER_IDS_SCRIPT
 
 HOME = "/home/deploy"
+NJS_MODULE = "/etc/nginx/modules/ngx_http_js_module.so"
+NGINX_WORKER = "101:101"
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 ROUTE_MARK = b"# bluegreen-active-color: "
@@ -438,6 +447,13 @@ class FakeHost:
         """port -> (status, headers) answered instead of the modelled answer."""
         self.lock_taken_by_other = False
         self.holds: list[FakeHeld] = []
+        self.njs = False
+        self.njs_memory: str | None = None
+        """The color the fake nginx's njs last read from the active-color file."""
+        self.unreadable_by_nginx: set[str] = set()
+        """Host paths nginx's worker processes get "Permission denied" for."""
+        self.dir_modes: dict[str, int] = {}
+        """Modes of directories, as the host's `stat` reports them (0755 when not listed)."""
         self.engine = FakeDocker(lambda: self.files.get(self.live_config_path))
         self._lock = threading.Lock()  # the routine runs compose discovery and nginx -t on threads
 
@@ -460,9 +476,28 @@ class FakeHost:
         return [call for call in calls if isinstance(call, ComposeCall)]
 
     def proxy_route(self) -> str | None:
-        """The color nginx really routes to: the one in the config it loaded."""
+        """The color nginx really routes to: the one in the config it loaded (seamless: the one its
+        njs reads from the active-color file, else the last one it read)."""
         nginx = self._running_proxy()
-        return routed_by(nginx.loaded) if nginx else None
+        if nginx is None:
+            return None
+        if not (nginx.loaded or b"").startswith(SEAMLESS_MARK.encode()):
+            return routed_by(nginx.loaded)
+        active = f"{self.app_dir}/nginx/active"
+        content = None if active in self.unreadable_by_nginx else self.files.get(active)
+        self.njs_memory = color_of_active_file(self.app, content) or self.njs_memory
+        return self.njs_memory
+
+    def _nginx_reads(self, argv: tuple[str, ...], inside: str) -> CommandResult:
+        host_path = f"{self.app_dir}/nginx/{inside.removeprefix(PROXY_CONFIG_DIR + '/')}"
+        if host_path in self.unreadable_by_nginx:
+            return CommandResult(argv, 1, "", f"cat: {inside}: Permission denied\n")
+        if host_path not in self.files:
+            return CommandResult(argv, 1, "", f"cat: {inside}: No such file or directory\n")
+        return CommandResult(argv, 0, self.files[host_path].decode(errors="replace"), "")
+
+    def _mode(self, path: str) -> int:
+        return self.modes.get(path) or self.dir_modes.get(path, 0o755)
 
     def _running_proxy(self) -> FakeContainer | None:
         running = [c for c in self.engine.project(f"{self.app}-proxy") if c.status == "running"]
@@ -503,7 +538,16 @@ class FakeHost:
         if argv[:2] in (("docker", "exec"), ("docker", "run")) and argv[-5:-3] == ("nginx", "-t"):
             return ok
         if argv[:2] in (("docker", "exec"), ("docker", "run")) and "ngx_http_js_module.so" in argv[-1]:
+            if self.njs:
+                return CommandResult(argv, 0, f"{NJS_MODULE}\ncontains\n", "")
             return CommandResult(argv, 1, "", "")  # the fake's nginx has no njs: reload mode
+        if argv[:2] == ("docker", "exec") and argv[-1] == WORKER_IDS_SCRIPT:
+            return CommandResult(argv, 0, f"{NGINX_WORKER}\n", "")
+        if argv[:4] == ("docker", "exec", "--user", NGINX_WORKER) and argv[-3:-1] == ("cat", "--"):
+            return self._nginx_reads(argv, argv[-1])
+        if argv[:3] == ("stat", "-c", "%a %U:%G %n"):
+            lines = [f"{self._mode(path):o} deploy:deploy {path}" for path in argv[argv.index("--") + 1 :]]
+            return CommandResult(argv, 0, "".join(f"{line}\n" for line in lines), "")
         compose = parse_compose(argv)
         if compose == ("version",):
             return CommandResult(argv, 0, "Docker Compose version v2.29.7\n", "")
@@ -585,7 +629,7 @@ class FakeHost:
             nginx = self._running_proxy()
             if nginx is None:
                 raise ConnectionRefusedError(f"127.0.0.1:{port}: nothing listens")
-            color = routed_by(nginx.loaded)
+            color = self.proxy_route()
             if color not in self.ports:
                 return FakeStream(http_response(502))
             upstream = {"X-Bluegreen-Upstream": f"127.0.0.1:{self.ports[color]}"}
