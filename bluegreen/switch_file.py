@@ -15,7 +15,7 @@ import posixpath
 import shlex
 from collections.abc import Callable
 
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import BluegreenError, UnreadableFile
 from bluegreen.host import Host
 from bluegreen.progress import Reporter
 from bluegreen.proxy import Candidate, Proxy, Routing
@@ -72,12 +72,24 @@ def active_file_problem(app: str, content: bytes | None) -> str | None:
     return None
 
 
+def _problem(proxy: Proxy, app: str) -> tuple[bool, str | None]:
+    """Whether the config is seamless, and what is wrong with its active-color file."""
+    try:
+        routing = proxy.routing()
+    except UnreadableFile as exc:
+        try:
+            config = proxy.switch_files.host.read_file(proxy.live_config)
+        except UnreadableFile:
+            return False, None
+        return is_seamless(Routing(config)), f"cannot be read by bluegreen ({exc})"
+    return is_seamless(routing), active_file_problem(app, routing.active) if is_seamless(routing) else None
+
+
 def warn_about_active_file(proxy: Proxy, app: str, served: str | None, report: Reporter) -> None:
     """`status`: say when the active-color file does not name a color, or nginx cannot read it."""
-    routing = proxy.routing()
-    if not is_seamless(routing):
+    seamless, problem = _problem(proxy, app)
+    if not seamless:
         return
-    problem = active_file_problem(app, routing.active)
     if problem:
         serving = f"nginx serves {served}" if served else "nginx serves the color it last read from it"
         report.warning(
@@ -101,11 +113,8 @@ def repair_active_file(
 ) -> None:
     """deploy and rollback: a seamless active-color file that names no color is rewritten to name
     the color nginx serves (else the live one), before anything else changes."""
-    routing = proxy.routing()
-    if not is_seamless(routing):
-        return
-    problem = active_file_problem(app, routing.active)
-    if problem is None:
+    seamless, problem = _problem(proxy, app)
+    if not seamless or problem is None:
         return
     color = served() or live
     if color is None:
