@@ -139,36 +139,51 @@ def read_as(container: str, ids: str, path: str) -> list[str]:
     return ["docker", "exec", "--user", ids, container, "cat", "--", path]
 
 
+def enter_as(container: str, ids: str, directory: str) -> list[str]:
+    return ["docker", "exec", "--user", ids, container, "test", "-x", directory]
+
+
 def modes(*paths: str) -> list[str]:
     """On the host: each path's mode in octal, its owner and group, its name."""
     return ["stat", "-c", "%a %U:%G %n", "--", *paths]
 
 
 def nginx_cannot_read(host: Host, container: str, files: SeamlessFiles, active_on_host: str) -> str | None:
-    """Why nginx's workers in `container` cannot read the active-color file (None: they can, or
-    it cannot be told: no worker found, no shell in the image). When the file does not exist yet,
-    the module beside it is read instead: the directory decides."""
-    ids = host.run(worker_ids(container))
-    if not ids.ok or ":" not in ids.stdout:
+    """`status`: why nginx's workers in `container` cannot read the active-color file as it is now
+    (None: they can, it does not exist, or it cannot be told: no worker found, no shell in the image)."""
+    worker = _worker(host, container)
+    if worker is None or host.read_file(active_on_host) is None:
         return None
-    worker = ids.stdout.strip().splitlines()[0]
-    exists = host.read_file(active_on_host) is not None
-    inside = files.active_path if exists else files.js_path
-    on_host = (
-        active_on_host
-        if exists
-        else posixpath.join(posixpath.dirname(active_on_host), posixpath.basename(inside))
-    )
-    read = host.run(read_as(container, worker, inside))
+    read = host.run(read_as(container, worker, files.active_path))
     if read.ok or "permission denied" not in read.stderr.lower():
         return None
-    directory = posixpath.dirname(on_host)
-    found = host.run(modes(directory, on_host))
+    return _denied(host, container, worker, active_on_host)
+
+
+def nginx_cannot_enter(host: Host, container: str, files: SeamlessFiles, active_on_host: str) -> str | None:
+    """Before a switch: why nginx's workers could not read the active-color file the switch writes
+    (a new file, mode 0644): they cannot search its directory. None: they can, or it cannot be told."""
+    worker = _worker(host, container)
+    if worker is None:
+        return None
+    if host.run(enter_as(container, worker, posixpath.dirname(files.active_path))).ok:
+        return None
+    return _denied(host, container, worker, active_on_host)
+
+
+def _worker(host: Host, container: str) -> str | None:
+    ids = host.run(worker_ids(container))
+    return ids.stdout.strip().splitlines()[0] if ids.ok and ":" in ids.stdout else None
+
+
+def _denied(host: Host, container: str, worker: str, active_on_host: str) -> str:
+    directory = posixpath.dirname(active_on_host)
+    found = host.run(modes(directory, active_on_host))
     listed = "; ".join(_mode_words(line) for line in found.stdout.splitlines()) or "modes unknown"
     return (
-        f"nginx's worker processes in {container} (uid:gid {worker}) cannot read {on_host} "
+        f"nginx's worker processes in {container} (uid:gid {worker}) cannot read {active_on_host} "
         f"({listed}). Make the directory searchable and the file readable for them: "
-        f"chmod o+x {shlex.quote(directory)} && chmod o+r {shlex.quote(on_host)} "
+        f"chmod o+x {shlex.quote(directory)} && chmod o+r {shlex.quote(active_on_host)} "
         "(bluegreen writes its files 0644 and makes its own directories 0755)"
     )
 
@@ -182,9 +197,10 @@ def _mode_words(line: str) -> str:
 def check_nginx_can_read(
     host: Host, container: str | None, candidate: Candidate, active_on_host: str
 ) -> None:
-    """Before a seamless switch: refuse it when nginx's workers could not read the new active-color file."""
+    """Before a seamless switch: refuse it when nginx's workers could not read the active-color file
+    it writes. (An active-color file they cannot read now is replaced by the switch's own, 0644.)"""
     if container is None or candidate.files is None:
         return
-    problem = nginx_cannot_read(host, container, candidate.files, active_on_host)
+    problem = nginx_cannot_enter(host, container, candidate.files, active_on_host)
     if problem:
         raise BluegreenError(f"{problem}; nothing was switched")

@@ -545,6 +545,9 @@ class FakeHost:
             return CommandResult(argv, 0, f"{NGINX_WORKER}\n", "")
         if argv[:4] == ("docker", "exec", "--user", NGINX_WORKER) and argv[-3:-1] == ("cat", "--"):
             return self._nginx_reads(argv, argv[-1])
+        if argv[:4] == ("docker", "exec", "--user", NGINX_WORKER) and argv[-3:-1] == ("test", "-x"):
+            denied = self._mode(f"{self.app_dir}/nginx") & 0o001 == 0
+            return CommandResult(argv, 1 if denied else 0, "", "")
         if argv[:3] == ("stat", "-c", "%a %U:%G %n"):
             lines = [f"{self._mode(path):o} deploy:deploy {path}" for path in argv[argv.index("--") + 1 :]]
             return CommandResult(argv, 0, "".join(f"{line}\n" for line in lines), "")
@@ -595,6 +598,8 @@ class FakeHost:
                 raise self.write_failures[path]
             self.writes.append(path)
             self.files[path], self.modes[path] = bytes(data), mode
+            if mode & 0o004:
+                self.unreadable_by_nginx.discard(path)  # a new file, readable for all
 
     def append_file(self, path: str, data: bytes) -> None:
         with self._lock:

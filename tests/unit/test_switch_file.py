@@ -131,6 +131,24 @@ def test_a_switch_nginx_workers_could_not_see_is_refused_naming_the_directory_an
     assert "running" not in green_live.engine.statuses("shop-blue")
 
 
+def test_an_active_file_only_nginx_cannot_read_is_replaced_by_the_switch(
+    green_live: FakeHost, workspace: Path
+) -> None:
+    """chmod 600 of the file itself: status says nginx cannot read it; a deploy is not refused
+    (its switch writes a new file, 0644, in a directory nginx's workers can search) and switches."""
+    green_live.unreadable_by_nginx.add(ACTIVE)
+    green_live.modes[ACTIVE] = 0o600
+    reporter = Recorder()
+    run_command(config(workspace, "status"), green_live, reporter)
+    assert any(f"cannot read {ACTIVE} ({NGINX_DIR} is mode 0755" in w for w in reporter.warnings), (
+        reporter.warnings
+    )
+    result = run_command(config(workspace, "deploy", "v3"), green_live, Recorder())
+    assert result.active_color == "blue"
+    assert green_live.proxy_route() == "blue"
+    assert green_live.modes[ACTIVE] == 0o644
+
+
 def test_the_proxy_directory_is_made_0755_and_the_switch_files_0644(green_live: FakeHost) -> None:
     assert ("mkdir", "-p", "-m", "0755", "--", NGINX_DIR, f"{APP_DIR}/proxy") in green_live.argvs
     assert green_live.modes[ACTIVE] == 0o644
