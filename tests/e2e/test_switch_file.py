@@ -26,7 +26,8 @@ from lab import recipes
 from lab.settings import DEPLOY_UID
 from lab.traffic import Traffic, describe_failures, failures
 from tests.e2e.apps import App, Run, live, reset
-from tests.e2e.test_seamless import STRICT_LOAD
+from tests.e2e.test_own_nginx import owned_by_deploy, run_nginx
+from tests.e2e.test_seamless import NJS_MODULE, STRICT_LOAD
 
 pytestmark = pytest.mark.lab
 
@@ -194,3 +195,73 @@ def test_a_server_with_umask_027_deploys_under_load_and_a_0750_directory_is_refu
         assert failures(load.records) == [], describe_failures(load.records)
     finally:
         reset(app)
+
+
+def test_your_own_nginx_whose_folder_its_workers_cannot_search_refuses_the_switch_with_the_fix(
+    lab: dict[str, Any], tmp_path: Path
+) -> None:
+    """proxy-container, seamless: the mounted conf.d made 0750 (owned by the deploy user) while
+    green is live. No request fails (njs keeps the last color it read); the next deploy is refused
+    before its switch, naming the folder, its mode and the chmod; after the chmod it deploys."""
+    root = Path(lab["remote_dir"]) / "switchfile-own-nginx"
+    shutil.rmtree(root, ignore_errors=True)
+    conf_d = root / "conf.d"
+    conf_d.mkdir(parents=True)
+    (root / "nginx.conf").write_text(
+        f"load_module {NJS_MODULE};\n"
+        "events { worker_connections 1024; }\n"
+        "http { access_log off; include /etc/nginx/conf.d/*.conf; }\n"
+    )
+    owned_by_deploy(root)
+    nginx = run_nginx(lab, "switchfile-nginx", {
+        str(root / "nginx.conf"): {"bind": "/etc/nginx/nginx.conf", "mode": "ro"},
+        str(conf_d): {"bind": "/etc/nginx/conf.d", "mode": "ro"},
+    })  # fmt: skip
+    (tmp_path / "site.conf.j2").write_text(SITE_TEMPLATE)
+    app = App(
+        lab, name="switchfile-own", http_port=21220, blue_port=21221, green_port=21222, workspace=tmp_path
+    )
+    reset(app)
+    app.extra.update({
+        "nginx-template": "site.conf.j2",
+        "proxy-container": "switchfile-nginx",
+        "proxy-config-file": str(conf_d / "site.conf"),
+    })  # fmt: skip
+    try:
+        for version in ("v1", "v2"):
+            assert app.deploy(lab["images"][version]).expect_ok()["switch_mode"] == "seamless"
+        with Traffic(app.url, **STRICT_LOAD) as load:  # type: ignore[arg-type]
+            time.sleep(0.5)
+            conf_d.chmod(0o750)
+            time.sleep(1.0)
+            refused = app.deploy(lab["images"]["v1"])
+            time.sleep(0.5)
+            conf_d.chmod(0o755)
+            fixed = app.deploy(lab["images"]["v1"])
+            time.sleep(1.0)
+        assert refused.exit_code == 1, refused.stderr
+        assert f"{conf_d} is mode 0750, owner deploy:deploy" in refused.stderr, refused.stderr
+        assert f"chmod o+x {conf_d}" in refused.stderr
+        assert "nothing was switched" in refused.stderr
+        assert fixed.expect_ok()["active_color"] == "blue"
+        assert live(app) == ("v1", "blue")
+        assert len(load.records) > 1000
+        assert failures(load.records) == [], describe_failures(load.records)
+    finally:
+        reset(app)
+        nginx.remove(force=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+SITE_TEMPLATE = (
+    "{{ bluegreen_upstreams }}\n"
+    "server {\n"
+    "    listen 127.0.0.1:{{ listen_port }};\n"
+    "    location / {\n"
+    "        proxy_pass http://{{ bluegreen_backend }};\n"
+    "        proxy_http_version 1.1;\n"
+    '        proxy_set_header Connection "";\n'
+    "        add_header X-Bluegreen-Upstream $upstream_addr always;\n"
+    "    }\n"
+    "}\n"
+)
