@@ -26,8 +26,7 @@ from lab import recipes
 from lab.settings import DEPLOY_UID
 from lab.traffic import Traffic, describe_failures, failures
 from tests.e2e.apps import App, Run, live, reset
-from tests.e2e.test_own_nginx import owned_by_deploy, run_nginx
-from tests.e2e.test_seamless import NJS_MODULE, STRICT_LOAD
+from tests.e2e.test_seamless import STRICT_LOAD, own_nginx_with_njs
 
 pytestmark = pytest.mark.lab
 
@@ -204,20 +203,8 @@ def test_your_own_nginx_whose_folder_its_workers_cannot_search_refuses_the_switc
     green is live. No request fails (njs keeps the last color it read); the next deploy is refused
     before its switch, naming the folder, its mode and the chmod; after the chmod it deploys."""
     root = Path(lab["remote_dir"]) / "switchfile-own-nginx"
-    shutil.rmtree(root, ignore_errors=True)
     conf_d = root / "conf.d"
-    conf_d.mkdir(parents=True)
-    (root / "nginx.conf").write_text(
-        f"load_module {NJS_MODULE};\n"
-        "events { worker_connections 1024; }\n"
-        "http { access_log off; include /etc/nginx/conf.d/*.conf; }\n"
-    )
-    owned_by_deploy(root)
-    nginx = run_nginx(lab, "switchfile-nginx", {
-        str(root / "nginx.conf"): {"bind": "/etc/nginx/nginx.conf", "mode": "ro"},
-        str(conf_d): {"bind": "/etc/nginx/conf.d", "mode": "ro"},
-    })  # fmt: skip
-    (tmp_path / "site.conf.j2").write_text(SITE_TEMPLATE)
+    nginx = own_nginx_with_njs(lab, "switchfile-nginx", root, tmp_path)
     app = App(
         lab, name="switchfile-own", http_port=21220, blue_port=21221, green_port=21222, workspace=tmp_path
     )
@@ -251,17 +238,3 @@ def test_your_own_nginx_whose_folder_its_workers_cannot_search_refuses_the_switc
         reset(app)
         nginx.remove(force=True)
         shutil.rmtree(root, ignore_errors=True)
-
-
-SITE_TEMPLATE = (
-    "{{ bluegreen_upstreams }}\n"
-    "server {\n"
-    "    listen 127.0.0.1:{{ listen_port }};\n"
-    "    location / {\n"
-    "        proxy_pass http://{{ bluegreen_backend }};\n"
-    "        proxy_http_version 1.1;\n"
-    '        proxy_set_header Connection "";\n'
-    "        add_header X-Bluegreen-Upstream $upstream_addr always;\n"
-    "    }\n"
-    "}\n"
-)
