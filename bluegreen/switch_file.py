@@ -152,7 +152,7 @@ def nginx_cannot_read(host: Host, container: str, files: SeamlessFiles, active_o
     """`status`: why nginx's workers in `container` cannot read the active-color file as it is now
     (None: they can, it does not exist, or it cannot be told: no worker found, no shell in the image)."""
     worker = _worker(host, container)
-    if worker is None or host.read_file(active_on_host) is None:
+    if worker is None or not _exists(host, active_on_host):
         return None
     read = host.run(read_as(container, worker, files.active_path))
     if read.ok or "permission denied" not in read.stderr.lower():
@@ -169,6 +169,13 @@ def nginx_cannot_enter(host: Host, container: str, files: SeamlessFiles, active_
     if host.run(enter_as(container, worker, posixpath.dirname(files.active_path))).ok:
         return None
     return _denied(host, container, worker, active_on_host)
+
+
+def _exists(host: Host, path: str) -> bool:
+    try:
+        return host.read_file(path) is not None
+    except UnreadableFile:
+        return True
 
 
 def _worker(host: Host, container: str) -> str | None:

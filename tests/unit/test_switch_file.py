@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bluegreen.deploy import run_command
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import BluegreenError, UnreadableFile
 from bluegreen.routing import active_file
 from tests.unit.fake_host import FakeHost
 from tests.unit.test_routine_failures import APP_DIR, Recorder, config, workspace
@@ -147,6 +147,19 @@ def test_an_active_file_only_nginx_cannot_read_is_replaced_by_the_switch(
     assert result.active_color == "blue"
     assert green_live.proxy_route() == "blue"
     assert green_live.modes[ACTIVE] == 0o644
+
+
+def test_status_says_when_bluegreen_itself_cannot_read_the_active_file(
+    green_live: FakeHost, workspace: Path
+) -> None:
+    green_live.read_failures[ACTIVE] = UnreadableFile(ACTIVE, "permission denied for deploy")
+    reporter = Recorder()
+    result = run_command(config(workspace, "status"), green_live, reporter)
+    assert result.active_color == "green"
+    assert any(
+        f"the active-color file {ACTIVE} cannot be read by bluegreen" in w and "nginx serves green" in w
+        for w in reporter.warnings
+    ), reporter.warnings
 
 
 def test_the_proxy_directory_is_made_0755_and_the_switch_files_0644(green_live: FakeHost) -> None:
