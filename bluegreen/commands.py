@@ -62,8 +62,9 @@ def compose_version(program: Sequence[str]) -> list[str]:
     return [*program, "version"]
 
 
-def make_dirs(*paths: str) -> list[str]:
-    return ["mkdir", "-p", "--", *paths]
+def make_dirs(*paths: str, mode: int | None = None) -> list[str]:
+    """With mode: the named directories get it when they are made, whatever the server's umask."""
+    return ["mkdir", "-p", *(["-m", f"{mode:04o}"] if mode is not None else []), "--", *paths]
 
 
 def take_lock(lock_file: str, wait_seconds: float) -> list[str]:
@@ -126,22 +127,27 @@ def remove_all_but(directory: str, keep: str) -> list[str]:
             "-exec", "rm", "-rf", "--", "{}", "+"]  # fmt: skip
 
 
-def _first_file_script(paths: Sequence[str]) -> str:
+def _first_file_script(paths: Sequence[str], text: str) -> str:
+    mark = f' && {{ grep -qF {shlex.quote(text)} "$f" && echo {CONTAINS} || true; }}' if text else ""
     return (
         "for f in "
         + " ".join(shlex.quote(p) for p in paths)
-        + '; do [ -f "$f" ] && echo "$f" && exit 0; done; exit 1'
+        + f'; do [ -f "$f" ] && echo "$f"{mark} && exit 0; done; exit 1'
     )
 
 
-def first_file_in(container: str, paths: Sequence[str]) -> list[str]:
-    """Print the first of paths that exists in a running container."""
-    return ["docker", "exec", container, "sh", "-c", _first_file_script(paths)]
+CONTAINS = "contains"
+"""The second line first_file_in prints when the file found contains `text`."""
 
 
-def first_file_in_image(image: str, paths: Sequence[str]) -> list[str]:
-    """Print the first of paths that exists in an image (a throwaway container)."""
-    return ["docker", "run", "--rm", "--entrypoint", "sh", image, "-c", _first_file_script(paths)]
+def first_file_in(container: str, paths: Sequence[str], text: str = "") -> list[str]:
+    """Print the first of paths that exists in a running container (then CONTAINS if it has text)."""
+    return ["docker", "exec", container, "sh", "-c", _first_file_script(paths, text)]
+
+
+def first_file_in_image(image: str, paths: Sequence[str], text: str = "") -> list[str]:
+    """Print the first of paths that exists in an image (a throwaway container), as first_file_in."""
+    return ["docker", "run", "--rm", "--entrypoint", "sh", image, "-c", _first_file_script(paths, text)]
 
 
 def nginx_config_dump(container: str) -> list[str]:

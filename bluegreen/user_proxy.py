@@ -10,6 +10,7 @@ invisible: the content is rewritten in place instead).
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from bluegreen.errors import BluegreenError, InputError
 from bluegreen.host import CommandResult, Host
 from bluegreen.progress import Reporter
 from bluegreen.proxy import Candidate, NginxProcess, Routing, SwitchFiles, nginx_test_failure, routed_color_of
-from bluegreen.routing import SEAMLESS, SeamlessFiles
+from bluegreen.routing import NJS_MODULE_PATHS, SEAMLESS, SeamlessFiles
+from bluegreen.switch_file import MEMORY_DIRECTIVE, check_nginx_can_read
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -120,10 +122,17 @@ class UserProxy:
         if not dump.ok or "ngx_http_js_module" not in dump.stdout:
             return None
         inside = posixpath.dirname(self.mount.path_inside)
+        loaded = re.search(r"load_module\s+(/\S*ngx_http_js_module\.so)", dump.stdout)
+        paths = (loaded.group(1), *NJS_MODULE_PATHS) if loaded else NJS_MODULE_PATHS
+        probe = self.host.run(commands.first_file_in(self.container_name, paths, MEMORY_DIRECTIVE))
         return SeamlessFiles(
             js_path=f"{inside}/{posixpath.basename(self.switch_files.js_file)}",
             active_path=f"{inside}/{posixpath.basename(self.switch_files.active_file)}",
+            memory=probe.ok and commands.CONTAINS in probe.stdout.split(),
         )
+
+    def nginx_container(self) -> str | None:
+        return self.container_name
 
     def read_live(self) -> bytes | None:
         return self.host.read_file(self.live_config)
@@ -135,8 +144,7 @@ class UserProxy:
         return routed_color_of(self.routing(), self.app)
 
     def settle(self, candidate: Candidate) -> None:
-        self.switch_files.write_module(candidate)
-        self.switch_files.write_active(candidate.active)
+        self.switch_files.flip(candidate)
         self.write_live(candidate.config)
 
     def write_live(self, config: bytes) -> None:
@@ -149,31 +157,28 @@ class UserProxy:
             self.host.write_file(self.live_config, config)
 
     def validate(self, candidate: Candidate) -> None:
-        """Included files cannot be tested alone: the candidate is tested in place, at the switch."""
+        """Included files cannot be tested alone: the candidate is tested in place, at the switch.
+        Here: whether nginx's workers can read the active-color file in the config's directory."""
+        check_nginx_can_read(self.host, self.container_name, candidate, self.switch_files.active_file)
 
     def switch(self, candidate: Candidate) -> None:
         with self._turn():
             previous = self.routing()
             if candidate.mode == SEAMLESS and previous.config == candidate.config:
-                self.switch_files.write_active(
-                    candidate.active
-                )  # nginx reads the active color per request: no reload
+                self.switch_files.flip(candidate)  # nginx reads the active color per request: no reload
                 return
-            self.switch_files.write_module(candidate)
-            self.switch_files.write_active(
-                candidate.holding
-            )  # a changed config goes live still routing to the live color
+            self.switch_files.prepare(candidate)
+            self.switch_files.hold(candidate)  # a changed config goes live still routing to the live color
             self.write_live(candidate.config)
             result = self.host.run(commands.nginx_test_in(self.container_name))
             if not result.ok:
                 self._put_back(previous)
                 raise nginx_test_failure(result.stderr or result.stdout)
             NginxProcess(self._container(), self.report).reload()
-            self.switch_files.write_active(candidate.active)
+            self.switch_files.flip(candidate)
 
     def _put_back(self, routing: Routing) -> None:
-        if routing.active is not None:
-            self.switch_files.write_active(routing.active)
+        self.switch_files.put_back(routing)
         if routing.config is None:
             self.host.run(commands.remove(self.live_config)).check(f"removing {self.live_config}")
         else:

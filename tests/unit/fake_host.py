@@ -17,6 +17,10 @@ It implements the whole `bluegreen.host.Host` protocol and records what the rout
   is the one the active-color file names at the request, at the port the loaded config gives it
   (502 unless that color runs and listens there, per `ports`). `answers[port]` overrides a port's
   answer.
+- with `njs = True` the proxy's nginx has njs (seamless mode): a seamless config's nginx routes to
+  the color the active-color file names, as nginx's workers read it (`unreadable_by_nginx` paths
+  are denied to them), else to the last color they read (`njs_memory`), as bluegreen's njs module
+  does; `docker exec` as the worker user (`worker_ids`) and the host's `stat` are scripted.
 - `docker()` is a `FakeDocker`: exactly the surface of docker-py that bluegreen uses, with
   `FakeDocker.fail` to make one operation raise (a docker.errors.APIError, say).
 """
@@ -37,8 +41,13 @@ import docker.errors
 
 from bluegreen.errors import UnreadableFile
 from bluegreen.host import READ_LIMIT, CommandResult, Held
+from bluegreen.render import PROXY_CONFIG_DIR
+from bluegreen.routing import color_of_active_file
+from bluegreen.switch_file import WORKER_IDS_SCRIPT
 
 HOME = "/home/deploy"
+NJS_MODULE = "/etc/nginx/modules/ngx_http_js_module.so"
+NGINX_WORKER = "101:101"
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 ROUTE_MARK = b"# bluegreen-active-color: "
@@ -443,9 +452,15 @@ class FakeHost:
         self.answers: dict[int, tuple[int, dict[str, str]]] = {}
         """port -> (status, headers) answered instead of the modelled answer."""
         self.lock_taken_by_other = False
+        self.holds: list[FakeHeld] = []
         self.njs = False
         """Whether the proxy's nginx has njs: then bluegreen switches seamlessly (see `_seamless_route`)."""
-        self.holds: list[FakeHeld] = []
+        self.njs_memory: str | None = None
+        """The color the fake nginx's njs last read from the active-color file."""
+        self.unreadable_by_nginx: set[str] = set()
+        """Host paths nginx's worker processes get "Permission denied" for."""
+        self.dir_modes: dict[str, int] = {}
+        """Modes of directories, as the host's `stat` reports them (0755 when not listed)."""
         self.engine = FakeDocker(lambda: self.files.get(self.live_config_path))
         self._lock = threading.Lock()  # the routine runs compose discovery and nginx -t on threads
 
@@ -468,20 +483,36 @@ class FakeHost:
         return [call for call in calls if isinstance(call, ComposeCall)]
 
     def proxy_route(self) -> str | None:
-        """The color nginx really routes to: the one in the config it loaded (seamless: the one the
-        active-color file names)."""
+        """The color nginx really routes to: the one in the config it loaded (seamless: the one its
+        njs reads from the active-color file, else the last one it read)."""
         nginx = self._running_proxy()
-        if nginx and (nginx.loaded or b"").startswith(SEAMLESS_MARK):
-            return self._seamless_route(nginx.loaded or b"")[0]
-        return routed_by(nginx.loaded) if nginx else None
+        if nginx is None:
+            return None
+        if not (nginx.loaded or b"").startswith(SEAMLESS_MARK):
+            return routed_by(nginx.loaded)
+        active = f"{self.app_dir}/nginx/active"
+        content = None if active in self.unreadable_by_nginx else self.files.get(active)
+        self.njs_memory = color_of_active_file(self.app, content) or self.njs_memory
+        return self.njs_memory
+
+    def _nginx_reads(self, argv: tuple[str, ...], inside: str) -> CommandResult:
+        host_path = f"{self.app_dir}/nginx/{inside.removeprefix(PROXY_CONFIG_DIR + '/')}"
+        if host_path in self.unreadable_by_nginx:
+            return CommandResult(argv, 1, "", f"cat: {inside}: Permission denied\n")
+        if host_path not in self.files:
+            return CommandResult(argv, 1, "", f"cat: {inside}: No such file or directory\n")
+        return CommandResult(argv, 0, self.files[host_path].decode(errors="replace"), "")
+
+    def _mode(self, path: str) -> int:
+        return self.modes.get(path) or self.dir_modes.get(path, 0o755)
 
     def _seamless_route(self, loaded: bytes) -> tuple[str | None, int | None]:
-        """A seamless config: the color the active-color file names (read per request), and the port
-        the loaded config gives that color's upstream."""
-        active = self.files.get(f"{self.app_dir}/nginx/active", b"").decode().strip()
-        color = next((c for c in self.ports if active == f"bluegreen_{self.app}_{c}"), None)
-        found = re.search(rf"upstream {re.escape(active)} {{\s*server 127\.0\.0\.1:(\d+);", loaded.decode())
-        return color, int(found.group(1)) if found and color else None
+        """A seamless config: the color its njs routes to (see `proxy_route`), and the port the
+        loaded config gives that color's upstream."""
+        color = self.proxy_route()
+        upstream = f"upstream bluegreen_{re.escape(self.app)}_{color} {{\\s*server 127\\.0\\.0\\.1:(\\d+);"
+        found = re.search(upstream, loaded.decode()) if color else None
+        return color, int(found.group(1)) if found else None
 
     def _running_proxy(self) -> FakeContainer | None:
         running = [c for c in self.engine.project(f"{self.app}-proxy") if c.status == "running"]
@@ -523,8 +554,18 @@ class FakeHost:
             return ok
         if argv[:2] in (("docker", "exec"), ("docker", "run")) and "ngx_http_js_module.so" in argv[-1]:
             if self.njs:
-                return CommandResult(argv, 0, "/usr/lib/nginx/modules/ngx_http_js_module.so\n", "")
+                return CommandResult(argv, 0, f"{NJS_MODULE}\ncontains\n", "")
             return CommandResult(argv, 1, "", "")  # the fake's nginx has no njs: reload mode
+        if argv[:2] == ("docker", "exec") and argv[-1] == WORKER_IDS_SCRIPT:
+            return CommandResult(argv, 0, f"{NGINX_WORKER}\n", "")
+        if argv[:4] == ("docker", "exec", "--user", NGINX_WORKER) and argv[-3:-1] == ("cat", "--"):
+            return self._nginx_reads(argv, argv[-1])
+        if argv[:4] == ("docker", "exec", "--user", NGINX_WORKER) and argv[-3:-1] == ("test", "-x"):
+            denied = self._mode(f"{self.app_dir}/nginx") & 0o001 == 0
+            return CommandResult(argv, 1 if denied else 0, "", "")
+        if argv[:3] == ("stat", "-c", "%a %U:%G %n"):
+            lines = [f"{self._mode(path):o} deploy:deploy {path}" for path in argv[argv.index("--") + 1 :]]
+            return CommandResult(argv, 0, "".join(f"{line}\n" for line in lines), "")
         compose = parse_compose(argv)
         if compose == ("version",):
             return CommandResult(argv, 0, "Docker Compose version v2.29.7\n", "")
@@ -577,6 +618,8 @@ class FakeHost:
                 raise self.write_failures[path]
             self.writes.append(path)
             self.files[path], self.modes[path] = bytes(data), mode
+            if mode & 0o004:
+                self.unreadable_by_nginx.discard(path)  # a new file, readable for all
 
     def append_file(self, path: str, data: bytes) -> None:
         with self._lock:
