@@ -35,7 +35,7 @@ from bluegreen.containers import (
     stop_project,
 )
 from bluegreen.docker_state import ContainerState
-from bluegreen.errors import BluegreenError, Cancelled, Failure, RemoteCommandError, UnreadableFile
+from bluegreen.errors import BluegreenError, Cancelled, Failure, UnreadableFile
 from bluegreen.health_gate import HealthGate, Probe
 from bluegreen.host import Host
 from bluegreen.layout import Layout, resolve_remote_dir
@@ -46,7 +46,8 @@ from bluegreen.owner import check_owner, claim
 from bluegreen.progress import Reporter, Timer
 from bluegreen.proxy import Candidate, Proxy, Routing, wait_for_no_connections
 from bluegreen.records import Records, Release
-from bluegreen.release_command import RELEASE_TIMEOUT, ReleaseCommand
+from bluegreen.registry_login import logged_in, pull, with_docker_config
+from bluegreen.release_command import run_release_command
 from bluegreen.render import Route, render_nginx
 from bluegreen.routing import (
     SEAMLESS,
@@ -57,6 +58,7 @@ from bluegreen.routing import (
     template_variables,
     uses_seamless,
 )
+from bluegreen.smoke import SmokeCheck, run_smoke
 from bluegreen.state import State
 from bluegreen.untrusted import printable
 from bluegreen.user_proxy import UserProxy
@@ -81,6 +83,8 @@ class Result:
     certificate_expires: str = ""
     switch_mode: str = ""
     """`seamless` (njs picks the color per request: nothing reloaded) or `reload`."""
+    smoke: tuple[SmokeCheck, ...] = ()
+    """The smoke paths' results (`smoke-paths`), in order."""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -419,6 +423,7 @@ class Deployment:
                 states = self.gate.wait(
                     target, project, self.config.ports[target], lambda: _fail_early(validation)
                 )
+            smoke = self._smoke(plan)
             with self.timer.phase("validate"):
                 validation.result()
                 self.report.info("nginx -t: the new config is valid")
@@ -468,7 +473,16 @@ class Deployment:
             deployed_by=self.actor,
             certificate_expires=self.check.certificate.expires if self.check.certificate else "",
             switch_mode=self.switch_mode,
+            smoke=smoke,
         )
+
+    def _smoke(self, plan: Plan) -> tuple[SmokeCheck, ...]:
+        """The smoke paths on the new color, before the switch (a rollback's color ran already)."""
+        if not self.config.smoke_paths or plan.outcome != "deployed":
+            return ()
+        with self.timer.phase("smoke"):
+            port, timeout = self.config.ports[plan.target], self.config.smoke_timeout
+            return run_smoke(self.host, plan.target, port, self.config.smoke_paths, timeout, self.report)
 
     def _bring_up(self, plan: Plan) -> None:
         if plan.outcome == "rolled-back":
@@ -477,27 +491,20 @@ class Deployment:
             return
         ensure_network(self.host.docker(), app_network(self.app), self.app)
         shared = self.config.shared_services
-        if shared:
-            self.host.run(self._shared_compose(plan.release).up_only(*shared)).check(
-                "starting the shared services"
-            )
+        login = self.config.registry_login
         compose = self._compose(plan.release)
         own = [s for s in self.config.bundles[plan.target].services if s not in shared] if shared else []
-        self.host.run(compose.pull(*own)).check(f"pulling the images of {plan.target}")
+        with logged_in(self.host, login, self.layout.app_dir, self.report) as docker_config:
+            if shared:
+                self.host.run(
+                    with_docker_config(self._shared_compose(plan.release), docker_config).up_only(*shared)
+                ).check("starting the shared services")
+            what = f"pulling the images of {plan.target}"
+            pull(self.host, with_docker_config(compose, docker_config), own, what, login, self.config.image)
         if self.config.release_command:
-            self._run_release_command(compose, self.config.release_command)
+            run_release_command(self.host, compose, self.config.release_command, self.report)
         self._touched_target = True  # from here on the kept containers of the target are replaced
         self.host.run(compose.up(*own, no_deps=bool(shared))).check(f"starting {plan.target}")
-
-    def _run_release_command(self, compose: Compose, release: ReleaseCommand) -> None:
-        """Before the new color starts; a one-off container, so the kept containers stay as they are."""
-        self.report.info(f"release command: {release}")
-        result = self.host.run(compose.run_once(release.service, release.argv), timeout=RELEASE_TIMEOUT)
-        output = "\n".join(part.strip() for part in (result.stdout, result.stderr) if part.strip())
-        if not result.ok:
-            raise RemoteCommandError("the release command", str(release), result.exit_code, output)
-        for line in output.splitlines()[-15:]:
-            self.report.info(f"release command: {printable(line, 500)}")
 
     def _after_switch(
         self, plan: Plan, new_state: State, release: Release, replaced_images: set[str]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from bluegreen.errors import RemoteCommandError, UnreadableFile
+from bluegreen.errors import CommandTimedOut, RemoteCommandError, UnreadableFile
 
 if TYPE_CHECKING:
     import docker
@@ -127,7 +127,12 @@ class LocalHost:
         self._docker: docker.DockerClient | None = None
 
     def run(self, argv: Sequence[str], *, timeout: float = 600, stdin: bytes = b"") -> CommandResult:
-        done = subprocess.run(list(argv), input=stdin, capture_output=True, timeout=timeout, check=False)
+        try:
+            done = subprocess.run(list(argv), input=stdin, capture_output=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise CommandTimedOut(
+                f"command timed out after {timeout:g} s on {self.name}: {shlex.join(argv)}"
+            ) from None
         return CommandResult(
             tuple(argv),
             done.returncode,

@@ -3,6 +3,7 @@ failure leaves the host as it was (driven through the real routine against the f
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 
@@ -106,13 +107,22 @@ def test_the_command_runs_after_the_pull_and_before_the_new_color_starts(
 
     assert result.active_color == "green"
     calls = [(c.project, c.subcommand, c.args) for c in fake.compose_calls() if c.project == GREEN]
+    one_off = calls[1][2][4]
+    assert re.fullmatch(r"shop-green-release-[0-9a-f]{8}", one_off), one_off  # found by it on a timeout
     assert calls[:3] == [
         (GREEN, "pull", ["--quiet"]),
-        (GREEN, "run", ["--rm", "--no-deps", "-T", "web", "python", "manage.py", "migrate"]),
+        (
+            GREEN,
+            "run",
+            ["--rm", "--no-deps", "-T", "--name", one_off, "web", "python", "manage.py", "migrate"],
+        ),
         (GREEN, "up", ["--detach", "--remove-orphans"]),
     ]
     assert "release command: python manage.py migrate (service web)" in recorder.infos
-    assert "release command: ran --rm --no-deps -T web python manage.py migrate" in recorder.infos
+    assert (
+        f"release command: ran --rm --no-deps -T --name {one_off} web python manage.py migrate"
+        in recorder.infos
+    )
 
 
 def test_a_failed_release_command_fails_the_deploy_and_changes_nothing(

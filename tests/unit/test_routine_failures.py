@@ -16,7 +16,7 @@ import pytest
 
 from bluegreen.config import DEFAULT_TEMPLATE, Config, parse_inputs
 from bluegreen.deploy import Result, run_command
-from bluegreen.errors import BluegreenError, Cancelled, Failure, UnreadableFile
+from bluegreen.errors import Cancelled, Failure, UnreadableFile
 from tests.unit.fake_host import MUTATIONS, FakeHost, routed_by
 from tests.unit.test_config import good
 
