@@ -106,6 +106,11 @@ def docker_login(docker_config: str, login: RegistryLogin) -> list[str]:
             "--password-stdin", login.registry]  # fmt: skip
 
 
+def docker_logout(docker_config: str, login: RegistryLogin) -> list[str]:
+    """Forget the login (also where a credential helper the host has configured by default keeps it)."""
+    return ["env", f"DOCKER_CONFIG={docker_config}", "docker", "logout", login.registry]
+
+
 def with_docker_config(compose: Compose, docker_config: str | None) -> Compose:
     """The compose project, its commands run with the run's Docker config (None: unchanged)."""
     if docker_config is None:
@@ -124,25 +129,29 @@ def logged_in(
     if login is None:
         yield None
         return
+    docker_config = ""
     try:
         host.run(remove_login_dirs(app_dir)).check("removing registry logins a killed run left")
-        made = host.run(make_login_dir(app_dir)).check("making the run's Docker config directory")
-        docker_config = made.stdout.strip()
+        docker_config = (
+            host.run(make_login_dir(app_dir)).check("making a Docker config directory").stdout.strip()
+        )
         result = host.run(docker_login(docker_config, login), stdin=login.password.encode() + b"\n")
         if not result.ok:
-            said = last_line(result.stderr or result.stdout)
             raise BluegreenError(
                 f"the login to the registry {login.registry} as {login.username} failed on {host.name}: "
-                f"{said}. Check `registry-username` and `registry-password`; nothing was changed"
+                f"{last_line(result.stderr or result.stdout)}. Check `registry-username` and "
+                "`registry-password`; the live color was not touched"
             )
         report.info(f"logged in to {login.registry} as {login.username} (a Docker config of this run's own)")
         yield docker_config
     finally:
         with cancellation.shielded():  # a second signal must not leave the credentials behind
+            if docker_config:
+                host.run(docker_logout(docker_config, login))
             removed = host.run(remove_login_dirs(app_dir))
         if not removed.ok:
             report.warning(
-                f"could not remove the run's registry login in {app_dir}: {printable(removed.stderr, 500)}"
+                f"could not remove the run's registry login in {app_dir}: {last_line(removed.stderr)}"
             )
 
 
