@@ -269,7 +269,7 @@ class Notice:
         if not self.wanted:
             return
         cancelled = isinstance(exc, Cancelled)
-        phase = "inputs" if isinstance(exc, InputError) else failed_phase
+        phase = failed_phase or ("inputs" if isinstance(exc, InputError) else "")
         before = exc.live_color if exc.live_color != exc.target_color else ""
         outcome = self._outcome(
             "cancelled" if cancelled else "failed",
