@@ -93,10 +93,16 @@ class _App(BaseHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # /hang writes after the client gave up
+
+
 @pytest.fixture
 def app_port() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _App)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), _App)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server.server_address[1]
     server.shutdown()
