@@ -285,16 +285,3 @@ def test_summary_shows_each_smoke_path_as_a_row() -> None:
         "| `POST /echo` | 2xx | HTTP 201 | 3 |\n"
         "\n"
     )
-
-
-def test_a_deploys_summary_gets_its_smoke_rows_from_the_result(tmp_path: Any, monkeypatch: Any) -> None:
-    import bluegreen.run
-    from bluegreen.smoke import SmokeCheck
-
-    check = SmokeCheck("GET", "/", "2xx", "HTTP 200", True, 5)
-    result = Result("deploy", "deployed", "shop", "green", "blue", "", 1.0, smoke=(check,))
-    monkeypatch.setattr(bluegreen.run, "execute", lambda raw, reporter, workspace: result)
-    summary = tmp_path / "summary.md"
-    code = entrypoint.main({"GITHUB_STEP_SUMMARY": str(summary), "INPUT_APP-NAME": "shop"}, io.StringIO())
-    assert code == 0
-    assert "| `GET /` | 2xx | HTTP 200 | 5 |" in summary.read_text()
