@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 
+from lab.inputs import as_action_inputs, deploy_inputs
 from lab.traffic import Record, describe_failures, failures
-from tests.e2e.apps import App, Run, error_lines, live, project_running, reset, under_load
+from tests.action.runner import input_env, parse_outputs
+from tests.e2e.apps import ROOT, App, Run, error_lines, live, project_running, reset, under_load
 from tests.unit.test_notify import hook_server, silent_port
 
 __all__ = ["silent_port"]  # a fixture
@@ -34,19 +39,40 @@ def app(lab: dict[str, Any]) -> Iterator[App]:
     reset(app)
 
 
-def deploy_notified(app: App, image: str, smoke: str) -> tuple[Run, list[Record], list[dict[str, Any]]]:
-    """A deploy with smoke paths under load, notifying a webhook server started here: the run, the
-    traffic's records, and the bodies the webhook received."""
+def deploy_notified(
+    deploy: Callable[[dict[str, str]], Run], app: App
+) -> tuple[Run, list[Record], list[dict[str, Any]]]:
+    """`deploy(inputs)` under load, with a webhook server started here: the run, the traffic's
+    records, and the bodies the webhook received."""
     server, url = hook_server(200)
     try:
-        run, records = under_load(
-            lambda: app.deploy(image, **{"smoke-paths": smoke, "webhook-url": url}), app
-        )
+        run, records = under_load(lambda: deploy({"webhook-url": url}), app)
     finally:
         server.shutdown()
         server.server_close()
-    print(json.dumps({"smoke": smoke, "requests": len(records), "failed": len(failures(records))}))
+    print(json.dumps({"requests": len(records), "failed": len(failures(records))}))
     return run, records, server.received.bodies
+
+
+def action_deploy(app: App, image: str, workspace: Path, **more: str) -> Run:
+    """A deploy through the action's entry point, as the runner starts it (INPUT_* variables); its
+    stdout is the workflow log; the outputs and the job summary are files in `workspace`."""
+    values = {
+        **deploy_inputs(app.lab, app.name, app.http_port, app.blue_port, app.green_port),
+        "image": image,
+    }
+    env = {
+        **input_env({**as_action_inputs(values), "health-timeout": "60", **more}),
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(ROOT),
+        "GITHUB_WORKSPACE": str(ROOT),
+        "GITHUB_OUTPUT": str(workspace / "output"),
+        "GITHUB_STEP_SUMMARY": str(workspace / "summary"),
+    }
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "entrypoint.py")], env=env, capture_output=True, text=True, timeout=600
+    )
+    return Run(done.returncode, done.stdout, done.stderr)
 
 
 def files_holding(root: Path, secrets: list[bytes]) -> list[str]:
@@ -98,7 +124,10 @@ def test_a_failing_smoke_path_stops_the_deploy_before_the_switch_and_loses_nothi
     app: App, lab: dict[str, Any]
 ) -> None:
     before = live(app)
-    run, records, bodies = deploy_notified(app, lab["images"]["v1"], "/ ~ version\nGET /no-such-page")
+    smoke = "/ ~ version\nGET /no-such-page"
+    run, records, bodies = deploy_notified(
+        lambda hook: app.deploy(lab["images"]["v1"], **{"smoke-paths": smoke, **hook}), app
+    )
 
     assert run.exit_code == 1, run.stderr
     (line,) = error_lines(run)
@@ -118,18 +147,28 @@ def test_a_failing_smoke_path_stops_the_deploy_before_the_switch_and_loses_nothi
     assert sent["error"] == line.removeprefix("error: ")
 
 
-def test_good_smoke_paths_pass_under_load_and_are_in_the_result(app: App, lab: dict[str, Any]) -> None:
+def test_good_smoke_paths_pass_under_load_and_are_in_the_job_summary(
+    app: App, lab: dict[str, Any], tmp_path: Path
+) -> None:
     before = live(app)
     smoke = '/ ~ "version": "v1"\nGET /health 200\nPOST /echo 200 ~ received\nGET /no-such-page 404'
-    run, records, bodies = deploy_notified(app, lab["images"]["v1"], smoke)
+    run, records, bodies = deploy_notified(
+        lambda hook: action_deploy(app, lab["images"]["v1"], tmp_path, **{"smoke-paths": smoke, **hook}), app
+    )
 
-    result = run.expect_ok()
-    assert [(c["method"], c["path"], c["answer"], c["ok"]) for c in result["smoke"]] == [
-        ("GET", "/", "HTTP 200", True),
-        ("GET", "/health", "HTTP 200", True),
-        ("POST", "/echo", "HTTP 200", True),
-        ("GET", "/no-such-page", "HTTP 404", True),
-    ]
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert parse_outputs((tmp_path / "output").read_text())["status"] == "deployed"
+    rows = [line for line in (tmp_path / "summary").read_text().splitlines() if line.startswith("| `")]
+    assert [row.rsplit(" | ", 1)[0] for row in rows] == [
+        '| `GET /` | 2xx ~ \'"version": "v1"\' | HTTP 200',
+        "| `GET /health` | 200 | HTTP 200",
+        "| `POST /echo` | 200 ~ 'received' | HTTP 200",
+        "| `GET /no-such-page` | 404 | HTTP 404",
+    ], rows
+    assert (
+        len([line for line in run.stdout.splitlines() if line.startswith(("smoke: GET", "smoke: POST"))]) == 4
+    )
+    assert "FAILED" not in run.stdout
     assert failures(records) == [], describe_failures(records)
     after = "blue" if before[1] == "green" else "green"
     assert live(app) == ("v1", after)
@@ -143,10 +182,12 @@ def test_good_smoke_paths_pass_under_load_and_are_in_the_result(app: App, lab: d
         "image": lab["images"]["v1"],
     }
     assert sent["hosts"] == ["127.0.0.1"] and sent["failed_phase"] == sent["error"] == ""
-    assert f"deploy id {sent['deploy_id']}" in run.stderr
+    assert f"deploy id {sent['deploy_id']}" in run.stdout
     assert sent["text"].startswith(
         f"bluegreen deploy of `around` on 127.0.0.1: *deployed* ({before[1]} → {after}"
     )
+    shown = [line for line in run.stdout.splitlines() if not line.startswith("::add-mask::")]
+    assert not [line for line in shown if "/hooks/T000/secret-token" in line]  # the URL is only masked
 
 
 def test_a_release_command_past_release_timeout_is_stopped_removed_and_nothing_starts(
