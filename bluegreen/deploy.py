@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import secrets
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -45,7 +44,7 @@ from bluegreen.overrides import app_network, project_override
 from bluegreen.owner import check_owner, claim
 from bluegreen.progress import Reporter, Timer
 from bluegreen.proxy import Candidate, Proxy, Routing, wait_for_no_connections
-from bluegreen.records import Records, Release
+from bluegreen.records import Records, Release, new_release_id
 from bluegreen.registry_login import logged_in, pull, with_docker_config
 from bluegreen.release_command import run_release_command
 from bluegreen.render import Route, render_nginx
@@ -370,7 +369,7 @@ class Deployment:
     def _upload(self, target: str) -> Release:
         """The color's files, in a directory of this release's own."""
         layout, bundle = self.layout, self.config.bundles[target]
-        release_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S-") + secrets.token_hex(3)
+        release_id = new_release_id()
         files_dir = layout.files_dir(target, release_id)
         roots = [files_dir, layout.shared_dir] if self.config.shared_services else [files_dir]
         parents = {f"{root}/{u.remote}".rsplit("/", 1)[0] for root in roots for u in bundle.uploads}
