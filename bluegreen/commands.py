@@ -46,10 +46,11 @@ class Compose:
         """Start just these services of a project that other projects' files also define."""
         return self("up", "--detach", *services)
 
-    def run_once(self, service: str, argv: Sequence[str]) -> list[str]:
+    def run_once(self, service: str, argv: Sequence[str], name: str = "") -> list[str]:
         """Run argv in a one-off container of the service, alone (its dependencies are not started),
         without a TTY (there is none over SSH), and remove the container when it exits."""
-        return self("run", "--rm", "--no-deps", "-T", service, *argv)
+        named = ["--name", name] if name else []
+        return self("run", "--rm", "--no-deps", "-T", *named, service, *argv)
 
     def stop(self, timeout: int = 10) -> list[str]:
         return self("stop", "--timeout", str(timeout))

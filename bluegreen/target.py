@@ -62,6 +62,7 @@ class OneHost:
             deployed_by=run.actor,
             certificate_expires=run.check.certificate.expires if run.check.certificate else "",
             switch_mode=run.switch_mode,
+            smoke=prepared.smoke,
         )
 
     def status(self) -> Result:

@@ -6,7 +6,9 @@ It implements the whole `bluegreen.host.Host` protocol and records what the rout
   (`mkdir`, `rm`, `find`, `flock --nonblock`, compose `version`/`pull`/`up`/`stop`/`down`/`run`,
   `nginx -t`); compose `up` creates running containers for its project (`--no-start`: created
   only), `stop`/`down` stop or remove them, `run` prints what it ran (its one-off is gone, as
-  with --rm). Any other argv exits 127 and lands in `unscripted`. `fail_command` makes a chosen argv fail.
+  with --rm). Any other argv exits 127 and lands in `unscripted`. `fail_command` makes a chosen argv
+  fail. `mktemp -d` and `docker login`/`logout` with a DOCKER_CONFIG model a registry login
+  (`registry_password`).
 - `hold` takes the deploy lock (a `FakeHeld`), or answers exit 75 when another deploy holds it.
 - files live in `files` (path -> bytes); every write, append and rename target is listed in `writes`.
 - `connect_tcp` answers HTTP/1.1 per port: a color's port answers 200 while that color's project
@@ -27,6 +29,7 @@ It implements the whole `bluegreen.host.Host` protocol and records what the rout
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import io
 import itertools
@@ -452,6 +455,12 @@ class FakeHost:
         self.answers: dict[int, tuple[int, dict[str, str]]] = {}
         """port -> (status, headers) answered instead of the modelled answer."""
         self.lock_taken_by_other = False
+        self.one_offs: dict[str, str] = {}
+        """Named one-off containers left running (name -> their log), for `docker logs/stop/rm`."""
+        self.last_one_off = ""
+        """The name of the last `compose run --name`."""
+        self.registry_password: str | None = None
+        """With a password, `docker login` wants it and `compose pull` wants a DOCKER_CONFIG logged in."""
         self.holds: list[FakeHeld] = []
         self.njs = False
         """Whether the proxy's nginx has njs: then bluegreen switches seamlessly (see `_seamless_route`)."""
@@ -527,14 +536,33 @@ class FakeHost:
         command = tuple(argv)
         with self._lock:
             self.argvs.append(command)
+            if "--name" in command and "run" in command:
+                self.last_one_off = command[command.index("--name") + 1]
             for failure in self.command_failures:
                 if failure.matches(command):
                     if failure.effect:
                         failure.effect()
                     return CommandResult(command, failure.exit_code, "", failure.stderr)
-            return self._script(command)
+            return self._script(command, stdin)
 
-    def _script(self, argv: tuple[str, ...]) -> CommandResult:
+    def _registry(self, argv: tuple[str, ...], stdin: bytes) -> CommandResult:
+        """`docker login` against `registry_password` (None: any password), into DOCKER_CONFIG."""
+        config = argv[1].removeprefix("DOCKER_CONFIG=")
+        if argv[3] == "logout":
+            self.files.pop(f"{config}/config.json", None)
+            return CommandResult(argv, 0, "", "")
+        username = argv[argv.index("--username") + 1]
+        password = stdin.decode().removesuffix("\n")
+        if self.registry_password is not None and password != self.registry_password:
+            return CommandResult(
+                argv, 1, "", f"Error response from daemon: login attempt to {argv[-1]} failed: unauthorized"
+            )
+        self.files[f"{config}/config.json"] = (
+            f'{{"auths": {{"{argv[-1]}": "{username}:{password}"}}}}'.encode()
+        )
+        return CommandResult(argv, 0, "Login Succeeded\n", "")
+
+    def _script(self, argv: tuple[str, ...], stdin: bytes = b"") -> CommandResult:
         ok = CommandResult(argv, 0, "", "")
         if argv[:2] == ("mkdir", "-p"):
             return ok
@@ -542,6 +570,25 @@ class FakeHost:
             for path in argv[argv.index("--") + 1 :]:
                 self.files.pop(path, None)
             return ok
+        if argv[:1] == ("find",) and "!" not in argv and "-name" in argv:  # registry_login.remove_login_dirs
+            folder, pattern = argv[1], argv[argv.index("-name") + 1]
+            for path in [p for p in self.files if p.startswith(f"{folder}/")]:
+                if fnmatch.fnmatch(path[len(folder) + 1 :].split("/", 1)[0], pattern):
+                    del self.files[path]
+            return ok
+        if argv[:2] in (("docker", "logs"), ("docker", "stop"), ("docker", "rm"), ("docker", "container")):
+            name = argv[-1]
+            if name not in self.one_offs:
+                return CommandResult(argv, 1, "", f"Error response from daemon: No such container: {name}")
+            if argv[1] == "rm":
+                del self.one_offs[name]
+            return CommandResult(argv, 0, self.one_offs[name] if argv[1] == "logs" else name, "")
+        if argv[:2] == ("mktemp", "-d"):
+            made = argv[2].replace("XXXXXXXX", f"{next(self.engine.serial):08d}")
+            self.files[f"{made}/"] = b""  # the directory itself
+            return CommandResult(argv, 0, made + "\n", "")
+        if argv[:1] == ("env",) and argv[2:4] in (("docker", "login"), ("docker", "logout")):
+            return self._registry(argv, stdin)
         if argv[:1] == ("find",) and "-name" in argv:  # commands.remove_all_but
             folder, keep = argv[1], argv[argv.index("-name") + 1]
             for path in [p for p in self.files if p.startswith(f"{folder}/")]:
@@ -569,6 +616,17 @@ class FakeHost:
         compose = parse_compose(argv)
         if compose == ("version",):
             return CommandResult(argv, 0, "Docker Compose version v2.29.7\n", "")
+        logged_in = (
+            isinstance(compose, ComposeCall)
+            and f"{compose.env.get('DOCKER_CONFIG')}/config.json" in self.files
+        )
+        if (
+            isinstance(compose, ComposeCall)
+            and compose.subcommand == "pull"
+            and self.registry_password
+            and not logged_in
+        ):
+            return CommandResult(argv, 1, "", "Error response from daemon: no basic auth credentials")
         if isinstance(compose, ComposeCall) and compose.subcommand in ("pull", "up", "stop", "down"):
             self._compose(compose)
             return ok
