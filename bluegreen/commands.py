@@ -149,8 +149,9 @@ def switch_lock(lock_file: str, holder: str, wait_seconds: int) -> list[str]:
     """Take an flock on lock_file and hold it while stdin stays open (as take_lock), writing
     holder into lock_file.holder; after wait_seconds print the holder's line and exit 75.
 
-    Portable to busybox's flock (no --wait, no --conflict-exit-code): it polls `flock -n` on an
-    fd opened read-only (no O_CREAT on a file another user made: fs.protected_regular allows it).
+    Written for busybox too (its flock has no --wait, no --conflict-exit-code; the script was run
+    by busybox's sh): it polls `flock -n` on an fd opened read-only (no O_CREAT on a file another
+    user made, which fs.protected_regular would refuse in a sticky /tmp).
     Exit 69: no flock; 73: the lock file cannot be made or opened (the shell says why)."""
     return ["sh", "-c", SWITCH_LOCK_SCRIPT, "sh", lock_file, holder, str(wait_seconds)]
 

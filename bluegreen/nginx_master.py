@@ -36,9 +36,6 @@ class NginxCommand:
         pairs = (("-p", self.prefix), ("-e", self.error_log), ("-c", self.config), ("-g", self.directives))
         return [arg for flag, value in pairs if value is not None for arg in (flag, value)]
 
-    def describe(self) -> str:
-        return self.config or "its default config (no -c)"
-
 
 def parse_nginx_argv(argv: Sequence[str]) -> NginxCommand:
     """nginx's own reading of its arguments (ngx_get_options): flags may be combined (`-tq`),

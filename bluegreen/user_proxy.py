@@ -271,7 +271,7 @@ class UserProxy:
         if result.exit_code == commands.SWITCH_LOCK_NO_FLOCK:
             return BluegreenError(
                 f"{self.container_name} has no `flock` command for {where}; nothing was switched. "
-                "Use an nginx image with util-linux or busybox (the official nginx images have it)"
+                "Use an nginx image with util-linux's flock (Debian-based nginx images have it)"
             )
         return BluegreenError(
             f"taking {where} failed (exit {result.exit_code}): {said}; nothing was switched. "
