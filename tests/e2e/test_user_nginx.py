@@ -39,14 +39,17 @@ LOAD = {"clients": 8, "rate": 120.0, "slow_clients": 4, "slow_ms": 1000}
 BAD_DIRECTIVE = "userproxy_unknown_directive on;"
 
 
-def run_nginx_with_c(lab: dict[str, Any], name: str, config: str, volumes: dict[str, str]) -> Any:
-    """The user's nginx, started with `-c config` (volumes: host path -> container path, read-only)."""
+def run_nginx_with_c(
+    lab: dict[str, Any], name: str, config: str, volumes: dict[str, str], options: tuple[str, ...] = ()
+) -> Any:
+    """The user's nginx, started with `-c config` after `options` (volumes: host path -> container
+    path, read-only)."""
     client = docker.from_env()
     for container in client.containers.list(all=True, filters={"name": f"^{name}$"}):
         container.remove(force=True)
+    argv = ["nginx", *options, "-c", config, "-g", "daemon off;"]
     container = client.containers.run(
-        lab["proxy_image"], ["nginx", "-c", config, "-g", "daemon off;"], name=name, network_mode="host",
-        detach=True, labels={LAB_LABEL: lab_name()},
+        lab["proxy_image"], argv, name=name, network_mode="host", detach=True, labels={LAB_LABEL: lab_name()},
         volumes={source: {"bind": target, "mode": "ro"} for source, target in volumes.items()},
     )  # fmt: skip
     client.close()
@@ -102,15 +105,21 @@ def app_behind(
 # ---- 17.7: nginx started with -c -------------------------------------------------------------
 
 
-@pytest.fixture
-def c_nginx(lab: dict[str, Any]) -> Iterator[tuple[Any, Path]]:
+@pytest.fixture(params=["absolute", "relative"])
+def c_nginx(lab: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[tuple[Any, Path]]:
+    """nginx run with `-c /etc/nginx/userproxy/other.conf`, or with `-p /etc/nginx/userproxy/
+    -e stderr -c other.conf` (a relative -c resolves against the prefix)."""
     root = Path(lab["remote_dir"]) / "userproxy-c"
     shutil.rmtree(root, ignore_errors=True)
     (root / "sites").mkdir(parents=True)
     (root / "other.conf").write_text(other_conf("/etc/nginx/userproxy/sites/*"))
     owned_by_deploy(root)
-    nginx = run_nginx_with_c(lab, "userproxy-c-nginx", "/etc/nginx/userproxy/other.conf",
-                             {str(root): "/etc/nginx/userproxy"})  # fmt: skip
+    volumes = {str(root): "/etc/nginx/userproxy"}
+    if request.param == "absolute":
+        nginx = run_nginx_with_c(lab, "userproxy-c-nginx", "/etc/nginx/userproxy/other.conf", volumes)
+    else:
+        options = ("-p", "/etc/nginx/userproxy/", "-e", "stderr")
+        nginx = run_nginx_with_c(lab, "userproxy-c-nginx", "other.conf", volumes, options)
     yield nginx, root
     nginx.remove(force=True)
     shutil.rmtree(root, ignore_errors=True)
