@@ -164,10 +164,6 @@ class NginxProcess:
     def name(self) -> str:
         return str(self.container.name)
 
-    def is_nginx(self) -> bool:
-        top = self.container.top()
-        return any("nginx: master process" in str(row[-1]) for row in top.get("Processes") or [])
-
     def reload(self) -> None:
         """HUP the master and wait until the new config is live."""
         before = {w.pid for w in nginx_workers(self.container)}
