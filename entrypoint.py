@@ -8,6 +8,7 @@ The work itself is `bluegreen.run.execute`; it is imported only after the secret
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -15,7 +16,7 @@ import sys
 import time
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -37,6 +38,8 @@ OUTPUTS = (
     "lock-holder",
     "certificate-expires",
     "switch-mode",
+    "deploy-id",
+    "hosts-json",
 )
 SWITCH_MODES = {
     "seamless": "seamless (no reload: no connection closed)",
@@ -117,14 +120,18 @@ def result_outputs(result: Result, seconds: float) -> dict[str, str]:
         "lock-holder": result.lock_holder,
         "certificate-expires": result.certificate_expires,
         "switch-mode": result.switch_mode,
+        "deploy-id": result.deploy_id,
+        "hosts-json": json.dumps([asdict(host) for host in result.hosts]),
     }
 
 
-def failure_outputs(seconds: float, live_color: str = "") -> dict[str, str]:
-    """A failed run leaves the live color serving: say which, once it was known."""
+def failure_outputs(seconds: float, live_color: str = "", hosts_json: str = "") -> dict[str, str]:
+    """A failed run leaves the live color serving: say which, once it was known; and each host's part."""
     outputs = {"status": "failed", "duration-seconds": f"{seconds:.1f}"}
     if live_color:
         outputs["active-color"] = live_color
+    if hosts_json:
+        outputs["hosts-json"] = hosts_json
     return outputs
 
 
@@ -134,6 +141,7 @@ class Failed:
 
     message: str
     live_color: str = ""
+    hosts_json: str = ""
 
 
 @dataclass
@@ -183,6 +191,7 @@ def summary_markdown(
     certificate: str = "",
     switch_mode: str = "",
     smoke: Sequence[SmokeCheck] = (),
+    hosts: Sequence[Mapping[str, object]] = (),
 ) -> str:
     """The job summary: what was deployed where, the colors, and every phase with its time."""
     lines = [
@@ -218,10 +227,27 @@ def summary_markdown(
                 f"| {_code(request)} | {_cell(check.expected)} | {_cell(answer)} | {check.milliseconds} |"
             )
         lines.append("")
+    if len(hosts) > 1 or any(host.get("failed_phase") for host in hosts):
+        lines += ["| Host | Color | Status | Failed in | Seconds |", "|---|---|---|---|---:|"]
+        for host_row in hosts:
+            cells = [_code(str(host_row.get("host", "")))]
+            cells += [_cell(str(host_row.get(key, ""))) for key in ("active_color", "status", "failed_phase")]
+            seconds_there = float(str(host_row.get("duration_seconds") or 0))
+            lines.append(f"| {' | '.join(cells)} | {seconds_there:.1f} |")
+        lines.append("")
     text = "\n".join(lines) + "\n"
     if error:
         text += "**Error**\n\n" + _fenced(error)
     return text
+
+
+def hosts_rows(hosts_json: str) -> list[dict[str, object]]:
+    """The hosts-json output's rows (none when it is empty or not a list of objects)."""
+    try:
+        rows = json.loads(hosts_json) if hosts_json else []
+    except ValueError:
+        return []
+    return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
 
 
 # ---- the log ----------------------------------------------------------------------------------
@@ -333,7 +359,7 @@ def _execute(
         try:
             return execute(raw, reporter, workspace)
         except Failure as exc:
-            return Failed(f"bluegreen {command_name} failed: {exc}", exc.live_color)
+            return Failed(f"bluegreen {command_name} failed: {exc}", exc.live_color, exc.hosts_json)
     except KeyboardInterrupt as exc:
         return Failed(
             f"bluegreen {command_name} was cancelled ({exc or 'interrupted'}); see the log for its cleanup"
@@ -359,7 +385,7 @@ def main(environ: Mapping[str, str] | None = None, out: TextIO | None = None) ->
 
     if isinstance(outcome, Failed):
         reporter.error(outcome.message)
-        outputs = failure_outputs(seconds, outcome.live_color)
+        outputs = failure_outputs(seconds, outcome.live_color, outcome.hosts_json)
         app, image = raw.get("app-name", "").strip(), raw.get("image", "").strip()
         before = after = outcome.live_color or "—"  # a failed run leaves the live color serving
     else:
@@ -369,10 +395,11 @@ def main(environ: Mapping[str, str] | None = None, out: TextIO | None = None) ->
         app, image = outcome.app_name, outcome.image
         before, after = outcome.previous_color or "none", outcome.active_color or "none"
     host, port = raw.get("host", "").strip(), raw.get("port", "").strip()
+    several = ", ".join(line.strip() for line in raw.get("hosts", "").splitlines() if line.strip())
     summary = summary_markdown(
         command_name=command_name,
         app=app,
-        host=f"{host}:{port}" if host and port else host,
+        host=f"{host}:{port}" if host and port else host or several,
         status=outputs["status"],
         before=before,
         after=after,
@@ -385,6 +412,7 @@ def main(environ: Mapping[str, str] | None = None, out: TextIO | None = None) ->
         ),
         switch_mode=outputs.get("switch-mode", ""),
         smoke=() if isinstance(outcome, Failed) else outcome.smoke,
+        hosts=hosts_rows(outputs.get("hosts-json", "")),
     )
     _append(env.get("GITHUB_OUTPUT"), outputs_text(outputs))
     _append(env.get("GITHUB_STEP_SUMMARY"), summary)

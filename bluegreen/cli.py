@@ -29,6 +29,7 @@ DESCRIPTIONS = {
 GROUPS: dict[str, tuple[str, ...]] = {
     "connection": (
         "host",
+        "hosts",
         "port",
         "username",
         "ssh-key",
@@ -64,6 +65,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "verify-url",
     ),
     "timing": ("health-timeout", "drain-timeout", "lock-timeout"),
+    "fleet": ("parallel", "batch-size", "batch-wait"),
     "registry": ("registry", "registry-username", "registry-password"),
     "notification": ("webhook-url", "webhook-timeout"),
 }
@@ -72,6 +74,7 @@ UNGROUPED = "more"
 # every command) but not shown in its --help.
 STATUS_INPUTS = (
     *GROUPS["connection"],
+    "parallel",
     "app-name",
     "remote-dir",
     "proxy-container",
@@ -92,6 +95,8 @@ NOT_FOR_ROLLBACK = (
     "registry-username",
     "registry-password",
 )
+REPEATABLE = ("hosts",)
+"""Inputs whose flag may be given several times: the values become lines."""
 SECRET_HINTS = {
     "ssh-key": "--ssh-key-file",
     "ssh-key-passphrase": "--ssh-key-passphrase-file or $BLUEGREEN_SSH_KEY_PASSPHRASE",
@@ -125,7 +130,7 @@ def _help(name: str, shown: bool) -> str:
     text = spec.description
     if spec.name in SECRET_HINTS:
         text += f" On the command line it shows in `ps`: prefer {SECRET_HINTS[spec.name]}."
-    return text + (f" (default: {spec.default})" if spec.default else "").replace("%", "%%")
+    return (text + (f" (default: {spec.default})" if spec.default else "")).replace("%", "%%")
 
 
 def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser], command: str) -> None:
@@ -146,8 +151,13 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser], comman
             )
         else:
             metavar = spec.name.split("-")[-1].upper()
+            repeatable = spec.name in REPEATABLE
             group.add_argument(
-                f"--{spec.name}", dest=spec.name, metavar=metavar, help=_help(spec.name, shown)
+                f"--{spec.name}",
+                dest=spec.name,
+                metavar=metavar,
+                action="append" if repeatable else "store",
+                help=_help(spec.name, shown),
             )
     for flag, name in FILE_FLAGS.items():
         shown = used_by(command, name)
@@ -199,6 +209,8 @@ def flag_values(args: argparse.Namespace) -> dict[str, str | None]:
     values: dict[str, str | None] = {}
     for name, value in vars(args).items():
         if name not in ("command", "config", "json"):
+            if isinstance(value, list):
+                value = "\n".join(value)
             values[name] = ("true" if value else "false") if isinstance(value, bool) else value
     return values
 

@@ -22,6 +22,14 @@ from bluegreen import envfile
 from bluegreen.bundle import Bundle, check_shared_services, parse_service_list, plan_bundle
 from bluegreen.colors import COLORS
 from bluegreen.errors import InputError
+from bluegreen.fleet_inputs import (
+    Address,
+    BatchSize,
+    parse_batch_size,
+    parse_batch_wait,
+    parse_hosts,
+    parse_parallel,
+)
 from bluegreen.notify import Webhook, parse_webhook
 from bluegreen.registry_login import RegistryLogin, parse_registry_login
 from bluegreen.release_command import ReleaseCommand, parse_release_command
@@ -112,6 +120,11 @@ class Config:
     """The login the pull uses (`registry-username`, ...); None: the pull logs in to nothing."""
     webhook: Webhook | None = None
     """Where the run's notification goes (`webhook-url`); None: nowhere."""
+    hosts: tuple[Address, ...] = ()
+    """Every host of the fleet (`hosts`, or `host` alone: a fleet of one); `host`/`port` are the first."""
+    parallel: int = 10
+    batch_size: BatchSize = dataclasses.field(default_factory=BatchSize)
+    batch_wait: float = 0.0
 
     def __repr__(self) -> str:  # never print the key
         return f"Config(app_name={self.app_name!r}, host={self.host!r}, command={self.command!r})"
@@ -135,10 +148,11 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
     ports = {color: _port(values, f"{color}-port") for color in COLORS}
     if ports["blue"] == ports["green"]:
         raise InputError("green-port", "equals blue-port", "Give each color its own port")
+    hosts = parse_hosts(values["host"], values["hosts"], _port(values, "port"))
     config = Config(
         command=command,
-        host=_host(values["host"]),
-        port=_port(values, "port"),
+        host=hosts[0].name,
+        port=hosts[0].port,
         username=_username(values["username"]),
         ssh_key=load_private_key(values["ssh-key"], values["ssh-key-passphrase"]),
         known_hosts=values["known-hosts"],
@@ -170,6 +184,10 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
             values["registry"], values["registry-username"], values["registry-password"], values["image"]
         ),
         webhook=webhook_of(values),
+        hosts=hosts,
+        parallel=parse_parallel(values["parallel"]),
+        batch_size=parse_batch_size(values["batch-size"]),
+        batch_wait=parse_batch_wait(values["batch-wait"]),
     )
     for bundle in config.bundles.values():
         check_shared_services(config.shared_services, bundle)
@@ -331,12 +349,6 @@ def _boolean(values: Mapping[str, str], name: str) -> bool:
     if value not in ("true", "false"):
         raise InputError(name, f"is {values[name]!r}", "Use true or false")
     return value == "true"
-
-
-def _host(value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9.:\[\]_-]+", value) or value.startswith("-"):
-        raise InputError("host", f"is {value!r}", "Give a hostname or an IP address")
-    return value.strip("[]")
 
 
 def _username(value: str) -> str:

@@ -17,6 +17,8 @@ class Failure(BaseException):
     """The color serving when the run failed (a failed run leaves it serving), once known."""
     target_color = ""
     """The color the run was switching to, once known."""
+    hosts_json = ""
+    """Each host's outcome (the `hosts-json` output), once the run had hosts."""
 
 
 class BluegreenError(Failure, Exception):

@@ -37,7 +37,7 @@ def finish(run: HostRun, prepared: Prepared) -> State:
         with run.timer.phase("record"):
             run.records.write_release(replace(release, nginx_template=run.nginx_template().text))
             run.records.write_state(new_state)
-            run.records.audit(_audit_entry(new_state, run.config.command, plan.outcome))
+            run.records.audit(_audit_entry(new_state, run.config.command, plan.outcome, run.deploy_id))
         if plan.live:
             step = "drain"
             with run.timer.phase("drain"):
@@ -86,8 +86,9 @@ def _references(states: list[ContainerState]) -> set[str]:
     return {s.image_reference for s in states if s.image_reference and not s.finished_task}
 
 
-def _audit_entry(state: State, command: str, outcome: str) -> dict[str, str]:
+def _audit_entry(state: State, command: str, outcome: str, deploy_id: str) -> dict[str, str]:
     return {
+        "deploy_id": deploy_id,
         "time": state.deployed_at,
         "actor": state.actor,
         "command": command,

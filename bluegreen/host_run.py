@@ -25,6 +25,7 @@ from bluegreen.managed_proxy import ManagedProxy
 from bluegreen.progress import Reporter, Timer
 from bluegreen.proxy import Proxy, Routing, wait_for_no_connections
 from bluegreen.records import Records, Release
+from bluegreen.release_command import ReleaseTurn
 from bluegreen.routing import SeamlessFiles
 from bluegreen.user_proxy import UserProxy
 from bluegreen.verify import ProxyCheck
@@ -92,6 +93,11 @@ class HostRun:
         waits for the old color's connections to close."""
         self.warned: set[str] = set()
         """Warnings given once per run."""
+        self.release_turn = ReleaseTurn()
+        self.leads_release = True
+        """Whether this host runs the release command (a fleet's first host) or waits for it."""
+        self.deploy_id = ""
+        """The id every host's audit line of this run shares."""
         self.background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bluegreen")
         self._compose_program: Future[tuple[str, ...]] | None = None
 

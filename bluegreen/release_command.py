@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import shlex
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -77,6 +78,32 @@ def _only(services: Sequence[str]) -> str:
             "Set `release-service` to the service whose image runs `release-command`",
         )
     return services[0]
+
+
+class ReleaseTurn:
+    """Once per fleet: the first host runs the release command; every other host waits for it
+    before it starts its new color, and does not start it when the command did not run."""
+
+    def __init__(self) -> None:
+        self._settled = threading.Event()
+        self._ran = False
+
+    def ran(self) -> None:
+        self._ran = True
+        self._settled.set()
+
+    def settle(self) -> None:
+        """The first host is done with its prepare (whether or not the command ran)."""
+        self._settled.set()
+
+    def wait(self) -> None:
+        while not self._settled.wait(0.2):  # a timeout: a signal can reach a main thread waiting here
+            pass
+        if not self._ran:
+            raise BluegreenError(
+                "the release command did not run on the first host (its prepare failed or was "
+                "stopped), so the new color was not started here"
+            )
 
 
 # ---- running it ----------------------------------------------------------------------------------

@@ -8,6 +8,17 @@ from bluegreen.smoke import SmokeCheck
 
 
 @dataclass(frozen=True)
+class HostOutcome:
+    """One host's part in a run (the `hosts-json` output)."""
+
+    host: str
+    active_color: str
+    status: str
+    duration_seconds: float
+    failed_phase: str = ""
+
+
+@dataclass(frozen=True)
 class Result:
     command: str
     status: str
@@ -25,6 +36,10 @@ class Result:
     """`seamless` (njs picks the color per request: nothing reloaded) or `reload`."""
     smoke: tuple[SmokeCheck, ...] = ()
     """The smoke paths' results (`smoke-paths`), in order."""
+    hosts: tuple[HostOutcome, ...] = ()
+    """Every host's part, in the order of `hosts`."""
+    deploy_id: str = ""
+    """The id shared by every host's audit line (deploy, rollback)."""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -8,10 +8,13 @@ from contextlib import suppress
 from pathlib import Path
 
 from bluegreen import cancellation
+from bluegreen.at_once import at_once
 from bluegreen.config import SECRET_INPUTS, parse_inputs, webhook_of
 from bluegreen.deploy import Result, run_command
 from bluegreen.envfile import EnvSyntaxError, quote_for_compose_v1, quote_for_compose_v2, read_env
-from bluegreen.errors import Failure, InputError
+from bluegreen.errors import BluegreenError, Failure, InputError
+from bluegreen.fleet_inputs import Address
+from bluegreen.host import Host
 from bluegreen.notify import Notice, PhaseWatch, Webhook
 from bluegreen.progress import Reporter, Timer
 from bluegreen.redact import redact, secret_fragments
@@ -55,14 +58,32 @@ def _execute(raw_inputs: Mapping[str, str], reporter: Reporter, workspace: Path)
         insecure=config.insecure_skip_host_key_check,
     )
     timer = Timer(reporter)
-    with timer.phase("connect"):
-        host = connect(
-            config.host, config.port, config.username, config.ssh_key, check, config.connect_timeout
+    hosts: dict[Address, Host] = {}
+
+    def connect_to(address: Address) -> None:
+        hosts[address] = connect(
+            address.name, address.port, config.username, config.ssh_key, check, config.connect_timeout
         )
+
     try:
-        return run_command(config, host, reporter, timer)
+        with timer.phase("connect"):
+            failures = at_once(config.hosts, connect_to, config.parallel)
+            if failures:
+                raise _connect_failure(failures) from None
+        return run_command(config, [hosts[address] for address in config.hosts], reporter, timer)
     finally:
-        host.close()
+        for host in hosts.values():
+            host.close()
+
+
+def _connect_failure(failures: Mapping[Address, BaseException]) -> BaseException:
+    """A host's own error; with several hosts that failed, one error naming each."""
+    if len(failures) == 1:
+        return next(iter(failures.values()))
+    return BluegreenError(
+        "; ".join(f"{address}: {exc}" for address, exc in failures.items())
+        + ". Nothing was changed on any host"
+    )
 
 
 def secrets_of(raw_inputs: Mapping[str, str]) -> list[str]:

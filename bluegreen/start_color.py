@@ -33,7 +33,10 @@ def start_new(run: HostRun, release: Release, replacing: Callable[[], None]) -> 
             ).check("starting the shared services")
         what = f"pulling the images of {color}"
         pull(run.host, with_docker_config(compose, docker_config), own, what, login, config.image)
-    if config.release_command:
+    if config.release_command and run.leads_release:
         run_release_command(run.host, compose, config.release_command, run.report)
+        run.release_turn.ran()
+    elif config.release_command:
+        run.release_turn.wait()
     replacing()
     run.host.run(compose.up(*own, no_deps=bool(shared))).check(f"starting {color}")

@@ -19,7 +19,8 @@ def test_every_input_and_output_is_in_the_tables() -> None:
     text = action_docs.section()
     for name in [*action["inputs"], *action["outputs"]]:
         assert f"| `{name}` |" in text
-    assert "| `host` | yes |  | Server to deploy to (hostname or IP address). |" in text
+    host = "Server to deploy to (hostname or IP address). Either this or `hosts` is required."
+    assert f"| `host` | no |  | {host} |" in text
     assert "| `port` | no | `22` | SSH port of the server. |" in text
 
 

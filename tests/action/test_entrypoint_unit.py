@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -118,6 +119,8 @@ def test_result_outputs() -> None:
         "lock-holder": "",
         "certificate-expires": "",
         "switch-mode": "seamless",
+        "deploy-id": "",
+        "hosts-json": "[]",
     }
     assert (
         entrypoint.result_outputs(_result(certificate_expires="2027-01-31T12:00:00Z"), 1.0)[
@@ -284,4 +287,30 @@ def test_summary_shows_each_smoke_path_as_a_row() -> None:
         "| `GET /api/items?limit=1` | 200 ~ 'items' | HTTP 200 | 12 |\n"
         "| `POST /echo` | 2xx | HTTP 201 | 3 |\n"
         "\n"
+    )
+
+
+def test_hosts_outputs_and_the_summary_table_per_host() -> None:
+    from bluegreen.result import HostOutcome
+
+    hosts = (
+        HostOutcome("10.0.0.1:22", "green", "deployed", 12.34),
+        HostOutcome("10.0.0.2:22", "blue", "switched back", 8.0, "verify"),
+    )
+    outputs = entrypoint.result_outputs(_result(hosts=hosts, deploy_id="20261125T070000-abc123"), 1.0)
+    assert outputs["deploy-id"] == "20261125T070000-abc123"
+    assert json.loads(outputs["hosts-json"]) == [
+        {"host": "10.0.0.1:22", "active_color": "green", "status": "deployed", "duration_seconds": 12.34,
+         "failed_phase": ""},
+        {"host": "10.0.0.2:22", "active_color": "blue", "status": "switched back", "duration_seconds": 8.0,
+         "failed_phase": "verify"},
+    ]  # fmt: skip
+    summary = entrypoint.summary_markdown(
+        command_name="deploy", app="shop", host="", status="failed", before="blue", after="blue",
+        image="", seconds=1.0, phases=[], hosts=entrypoint.hosts_rows(outputs["hosts-json"]),
+    )  # fmt: skip
+    assert "| `10.0.0.1:22` | green | deployed | — | 12.3 |" in summary
+    assert "| `10.0.0.2:22` | blue | switched back | verify | 8.0 |" in summary
+    assert (
+        entrypoint.failure_outputs(1.0, "blue", outputs["hosts-json"])["hosts-json"] == outputs["hosts-json"]
     )

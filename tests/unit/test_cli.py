@@ -112,6 +112,7 @@ def test_deploy_help_groups_the_flags(capsys: pytest.CaptureFixture[str]) -> Non
         "app options:",
         "proxy options:",
         "timing options:",
+        "fleet options:",
         "registry options:",
         "notification options:",
         "general options:",
