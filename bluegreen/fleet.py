@@ -295,7 +295,10 @@ class Fleet:
         if not undo_failures:
             return "every host serves its old color again (the new color was taken away on every host)"
         names = ", ".join(m.name for m in undo_failures)
-        return f"every other host serves its old color again; {names} could not be switched back"
+        return (
+            f"every other host serves its old color again; {names} could not be switched back: it may "
+            "serve either color, and both are left running there (check it, then deploy again)"
+        )
 
     def _error(self, failures: dict[Member, BaseException], phase: str, after: str) -> BaseException:
         """One error naming the host(s) and the phase; a fleet of one raises its host's own."""
@@ -314,7 +317,7 @@ class Fleet:
                 f"{m.name} ({m.reporter.failed_phase or phase}): {exc}" for m, exc in real.items()
             )
             cancelled = next((exc for exc in real.values() if isinstance(exc, Cancelled)), None)
-            error = cancelled or BluegreenError(f"{phase} failed on {what}. {after}".rstrip(". "))
+            error = cancelled or BluegreenError(f"{phase} failed on {what}. {after[:1].upper()}{after[1:]}")
         if isinstance(error, Failure):
             error.hosts_json = hosts_json(m.outcome() for m in hosts)
         return error

@@ -170,7 +170,7 @@ def test_a_prepare_failure_on_one_host_changes_no_host(fleet: list[FakeHost], wo
 
     assert str(exc).startswith(f"prepare failed on {NAMES[1]}:22 (start): starting green failed")
     assert str(exc).endswith(
-        "every host serves its old color again (the new color was taken away on every host)"
+        "Every host serves its old color again (the new color was taken away on every host)"
     )
     assert colors(fleet) == ["blue", "blue", "blue"]
     assert all(host.engine.statuses(GREEN) == [] for host in fleet), "the new color is taken away"
@@ -212,7 +212,7 @@ def test_a_finish_failure_says_every_host_serves_the_new_color(
 
     assert isinstance(exc, BluegreenError)
     assert str(exc).startswith(f"finish failed on {NAMES[2]}:22 (record): record failed after the switch")
-    assert str(exc).endswith("every host serves green (switched and verified)")
+    assert str(exc).endswith("Every host serves green (switched and verified)")
     assert colors(fleet) == ["green", "green", "green"]
 
 
@@ -243,3 +243,13 @@ def test_status_says_when_the_hosts_disagree(fleet: list[FakeHost], workspace: P
         f"the hosts disagree on the live color: {NAMES[0]}:22 green, {NAMES[1]}:22 blue, {NAMES[2]}:22 blue"
         in recorder.warnings
     )
+
+
+def test_the_cli_takes_hosts_repeated_or_as_lines() -> None:
+    from bluegreen.cli import build_parser, flag_values
+
+    argv = ["deploy", "--hosts", "a.example.com", "--hosts", "b.example.com:2222"]
+    repeated = build_parser().parse_args(argv)
+    assert flag_values(repeated)["hosts"] == "a.example.com\nb.example.com:2222"
+    lines = build_parser().parse_args(["deploy", "--hosts", "a.example.com\nb.example.com"])
+    assert flag_values(lines)["hosts"] == "a.example.com\nb.example.com"
