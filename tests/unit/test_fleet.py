@@ -253,3 +253,33 @@ def test_the_cli_takes_hosts_repeated_or_as_lines() -> None:
     assert flag_values(repeated)["hosts"] == "a.example.com\nb.example.com:2222"
     lines = build_parser().parse_args(["deploy", "--hosts", "a.example.com\nb.example.com"])
     assert flag_values(lines)["hosts"] == "a.example.com\nb.example.com"
+
+
+def test_a_signal_while_hosts_prepare_undoes_every_host_then_cancels(
+    fleet: list[FakeHost], workspace: Path
+) -> None:
+    """The signal lands in the main thread (the only one Python runs handlers in) while the hosts
+    prepare in threads: every thread is waited for, every host's new color is taken away."""
+    import os
+    import signal
+
+    from bluegreen import cancellation
+    from bluegreen.errors import Cancelled
+
+    run(fleet, workspace, version="v1")
+
+    def terminate() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    fleet[1].fail_command("compose", GREEN, "up", exit_code=0, effect=terminate)
+    saved = {signum: signal.getsignal(signum) for signum in cancellation.CANCELLING_SIGNALS}
+    cancellation.install()
+    try:
+        with pytest.raises(Cancelled):
+            run(fleet, workspace, version="v2")
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+    assert colors(fleet) == ["blue", "blue", "blue"]
+    assert all(host.engine.statuses(GREEN) == [] for host in fleet), "the new color is taken away everywhere"
+    assert all(json.loads(host.files[STATE])["active_color"] == "blue" for host in fleet)
