@@ -283,3 +283,18 @@ def test_a_signal_while_hosts_prepare_undoes_every_host_then_cancels(
     assert colors(fleet) == ["blue", "blue", "blue"]
     assert all(host.engine.statuses(GREEN) == [] for host in fleet), "the new color is taken away everywhere"
     assert all(json.loads(host.files[STATE])["active_color"] == "blue" for host in fleet)
+
+
+def test_a_lock_held_on_one_host_fails_naming_it_and_releases_the_others(
+    fleet: list[FakeHost], workspace: Path
+) -> None:
+    run(fleet, workspace, version="v1")
+    fleet[1].lock_taken_by_other = True
+
+    exc = fails(fleet, workspace)
+
+    assert str(exc).startswith(f"lock failed on {NAMES[1]}:22 (lock): another deploy of shop holds the lock")
+    assert str(exc).endswith("Nothing was changed on any host")
+    assert colors(fleet) == ["blue", "blue", "blue"]
+    assert all(host.engine.statuses(GREEN) == [] for host in fleet)
+    assert [len(host.holds) for host in fleet] == [2, 1, 1]  # the first host's lock was taken, then released
