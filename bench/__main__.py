@@ -4,7 +4,9 @@ image's start-up under the same load (issue 13 item 5).
 Writes bench/results/latest.json, latest.md and latest.png, and the raw measurements to
 bench/results/runs/<date>.json.gz (not committed; `--from-raw` recomputes the results from one).
 `--only startup` measures the start-up alone (under the same load, no strategies) and writes
-runs/<date>-startup.json and .md instead of latest.*.
+runs/<date>-startup.json and .md instead of latest.*. `--only fleet` measures the fleet row alone
+(bench/fleet.py: one host vs a parallel and a rolling deploy to the lab's fleet) and writes
+runs/<date>-fleet.json and .md; a full run measures it too, into fleet.json and fleet.md.
 Exits 0 when every target holds, 3 when one misses (the results are written either way).
 """
 
@@ -46,13 +48,17 @@ def main(argv: list[str] | None = None) -> int:
         default=defaults.startup_samples,
         help="docker runs of the action image for its start-up (0: none)",
     )
-    parser.add_argument("--only", choices=["startup"], help="run only this step (with the load)")
+    parser.add_argument("--only", choices=["startup", "fleet"], help="run only this step (with the load)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for latest.{json,md,png}")
     parser.add_argument("--from-raw", type=Path, help="recompute the results from a raw dump, no run")
     args = parser.parse_args(argv)
 
     from bench import plot, report  # matplotlib is slow to import; --help should not wait for it
 
+    if args.only == "fleet":
+        return _fleet_row(
+            args.reps, args.out / "runs", f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-fleet"
+        )
     if args.from_raw:
         raw = load_dump(args.from_raw)
     else:
@@ -100,7 +106,32 @@ def main(argv: list[str] | None = None) -> int:
     missed = [t for t in doc["targets"] if not t["holds"]]
     for t in missed:
         say(f"target missed: {t['name']}: {t['measured']} (limit {t['limit']})")
-    return 3 if missed else 0
+    fleet_missed = (
+        _fleet_row(args.reps, args.out, "fleet") if raw.lab.get("fleet") and not args.from_raw else 0
+    )
+    return 3 if missed or fleet_missed else 0
+
+
+def _fleet_row(reps: int, folder: Path, name: str) -> int:
+    """The fleet row (bench/fleet.py) into folder/name.json and .md; 3 when its target misses."""
+    from bench import fleet
+    from lab import info
+
+    lab = info()  # a full run has brought the lab up; `--only fleet` uses the running lab
+    if not lab.get("fleet"):
+        say("the lab runs no fleet (BLUEGREEN_LAB_FLEET=0): no fleet row")
+        return 0
+    try:
+        doc = fleet.measure(lab, reps)
+    finally:
+        fleet.remove_apps(lab)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps(doc, indent=2) + "\n")
+    text = "\n".join(fleet.markdown(doc))
+    (folder / f"{name}.md").write_text(text)
+    say(f"wrote {folder}/{name}.json, {name}.md")
+    print(text, flush=True)
+    return 0 if doc["target"]["holds"] else 3
 
 
 if __name__ == "__main__":
