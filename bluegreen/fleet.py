@@ -162,9 +162,9 @@ class Fleet:
             except Cancelled:
                 self._undo(None)
                 raise
-        if failures:
-            self._undo(None)
-            raise self._error(failures, "prepare", self._unchanged())
+            if failures:
+                self._undo(None)
+                raise self._error(failures, "prepare", self._unchanged())
 
     def _switch(self) -> None:
         for member in self.members:
@@ -180,12 +180,12 @@ class Fleet:
                 except Cancelled as exc:
                     self._undo(exc)
                     raise
-            if failures:
-                cause = next(iter(failures.values()))
-                undo_failures = self._undo(cause)
-                if not self.several and undo_failures:
-                    raise next(iter(undo_failures.values()))
-                raise self._error(failures, "switch", self._unchanged(undo_failures))
+                if failures:
+                    cause = next(iter(failures.values()))
+                    undo_failures = self._undo(cause)
+                    if not self.several and undo_failures:
+                        raise next(iter(undo_failures.values()))
+                    raise self._error(failures, "switch", self._unchanged(undo_failures))
 
     def _switch_one(self, member: Member) -> None:
         assert member.strategy is not None and member.prepared is not None
@@ -238,17 +238,25 @@ class Fleet:
             member.state = finish(member.run, member.prepared)
             member.status = member.prepared.plan.outcome
 
+        target = self.members[0].run.target or ""
         with self._phase("finish"):
             try:
                 failures = at_once(self.members, finish_one, self.config.parallel, None)
-            except Cancelled:
-                cancelled = Cancelled("cancelled during the finish")
-                failures = {m: cancelled for m in self.members if m.state is None}
-        target = self.members[0].run.target or ""
-        if failures:
-            for member in failures:
-                member.status = "failed"
-            raise self._error(failures, "finish", f"every host serves {target} (switched and verified)")
+            except Cancelled as exc:  # the hosts' finish ran on: only the switch can be undone
+                unfinished = [m for m in self.members if m.state is None]
+                for member in unfinished:
+                    member.status = "failed"
+                left = ", ".join(m.name for m in unfinished)
+                exc.args = (
+                    f"{exc} during the finish: every host serves {target} (switched and verified)"
+                    + (f"; {left} did not finish (the old color may still run there)" if left else ""),
+                )
+                exc.hosts_json = hosts_json(m.outcome() for m in self.members)
+                raise
+            if failures:
+                for member in failures:
+                    member.status = "failed"
+                raise self._error(failures, "finish", f"every host serves {target} (switched and verified)")
         return self._result(deploy_id)
 
     # ---- status ---------------------------------------------------------------------------------
@@ -284,8 +292,8 @@ class Fleet:
     def _each(self, phase: str, work: Callable[[Member], None], members: list[Member], changed: str) -> None:
         with self._phase(phase):
             failures = at_once(members, work, self.config.parallel, self.stop)
-        if failures:
-            raise self._error(failures, phase, changed)
+            if failures:
+                raise self._error(failures, phase, changed)
 
     def _phase(self, name: str) -> AbstractContextManager[None]:
         """A phase of the whole fleet, in the log and in `phases` (a fleet of one: its host's phases)."""
