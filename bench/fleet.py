@@ -8,6 +8,7 @@ under load through the lab's load balancer. Target: parallel at most 1.3 x one h
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -92,6 +93,8 @@ def measure(lab: dict[str, Any], reps: int) -> dict[str, Any]:
         },
         "requests": len(records),
         "failed_requests": len(failures(records)),
+        "load_average_1min_after": round(os.getloadavg()[0], 1),
+        "cpus": os.cpu_count(),
     }
 
 
@@ -108,7 +111,9 @@ def markdown(doc: dict[str, Any]) -> list[str]:
         f"| rolling (`batch-size: 1`) | {m['rolling']:.1f} | {doc['rolling_seconds_per_host']:.1f} |",
         "",
         f"Parallel / one host: {doc['parallel_over_one']:.2f} x (target at most {TARGET_RATIO} x: {holds}). "
-        f"Requests through the balancer meanwhile: {doc['requests']}, failed: {doc['failed_requests']}.",
+        f"Requests through the balancer meanwhile: {doc['requests']}, failed: {doc['failed_requests']}. "
+        f"Machine: {doc['cpus']} CPUs, load average {doc['load_average_1min_after']} at the end (the "
+        "hosts' engines share these CPUs: a parallel deploy runs three `docker compose` at once).",
         "",
     ]
 
