@@ -115,6 +115,7 @@ class Fleet:
         self.timer = timer
         self.stop = runs[0][2].stop
         self.several = len(self.members) > 1
+        self.undone = False
 
     # ---- deploy and rollback ----------------------------------------------------------------
 
@@ -129,8 +130,15 @@ class Fleet:
         with ExitStack() as locks:
             for member in sorted(self.members, key=lambda m: m.name):
                 self._lock(member, locks)
-            self._prepare(bring_up)
-            self._switch()
+            try:
+                self._prepare(bring_up)
+                self._switch()
+            except BaseException as exc:  # a signal between two steps too: whatever was done is undone
+                if not self.undone:
+                    undo_failures = self._undo(exc)
+                    if not self.several and undo_failures:
+                        raise next(iter(undo_failures.values())) from None
+                raise
             return self._finish()
 
     def _lock(self, member: Member, locks: ExitStack) -> None:
@@ -157,11 +165,7 @@ class Fleet:
                     member.run.release_turn.settle()
 
         with self._phase("prepare"):
-            try:
-                failures = at_once(self.members, prepare, self.config.parallel, self.stop)
-            except Cancelled:
-                self._undo(None)
-                raise
+            failures = at_once(self.members, prepare, self.config.parallel, self.stop)
             if failures:
                 self._undo(None)
                 raise self._error(failures, "prepare", self._unchanged())
@@ -173,13 +177,9 @@ class Fleet:
         for number, batch in enumerate(groups, start=1):
             name = f"switch {number}/{len(groups)}" if len(groups) > 1 else "switch"
             with self._phase(name):
-                try:
-                    failures = at_once(batch, self._switch_one, self.config.parallel, self.stop)
-                    if not failures and self.config.batch_wait:
-                        failures = self._watch(batch)
-                except Cancelled as exc:
-                    self._undo(exc)
-                    raise
+                failures = at_once(batch, self._switch_one, self.config.parallel, self.stop)
+                if not failures and self.config.batch_wait:
+                    failures = self._watch(batch)
                 if failures:
                     cause = next(iter(failures.values()))
                     undo_failures = self._undo(cause)
@@ -211,7 +211,8 @@ class Fleet:
 
     def _undo(self, cause: BaseException | None) -> dict[Member, BaseException]:
         """Every host back as it was: switched hosts switched back (their old color runs), the new
-        color taken away. Returns the hosts that could not be switched back."""
+        color taken away, once per run. Returns the hosts that could not be switched back."""
+        self.undone = True
         self.stop.clear()  # the undo's own phases must run
         undone = [m for m in self.members if m.prepared is not None]
 

@@ -298,3 +298,41 @@ def test_a_lock_held_on_one_host_fails_naming_it_and_releases_the_others(
     assert colors(fleet) == ["blue", "blue", "blue"]
     assert all(host.engine.statuses(GREEN) == [] for host in fleet)
     assert [len(host.holds) for host in fleet] == [2, 1, 1]  # the first host's lock was taken, then released
+
+
+class SignalAt(Recorder):
+    """A Recorder that sends this process SIGTERM as the named phase starts (as a cancelled
+    workflow does at any moment: here between two batches)."""
+
+    def __init__(self, phase: str) -> None:
+        super().__init__()
+        self.phase = phase
+
+    def phase_started(self, name: str) -> None:
+        import os
+        import signal
+
+        if name == self.phase:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.parametrize("phase", ["switch 2/3", "switch 3/3"])
+def test_a_signal_between_two_batches_switches_the_switched_hosts_back(
+    fleet: list[FakeHost], workspace: Path, phase: str
+) -> None:
+    import signal
+
+    from bluegreen import cancellation
+    from bluegreen.errors import Cancelled
+
+    run(fleet, workspace, version="v1")
+    saved = {signum: signal.getsignal(signum) for signum in cancellation.CANCELLING_SIGNALS}
+    cancellation.install()
+    try:
+        with pytest.raises(Cancelled):
+            run_command(config(workspace, "deploy", "v2"), fleet, SignalAt(phase))
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+    assert colors(fleet) == ["blue", "blue", "blue"]
+    assert all(host.engine.statuses(GREEN) == [] for host in fleet)
