@@ -116,6 +116,8 @@ class Fleet:
         self.stop = runs[0][2].stop
         self.several = len(self.members) > 1
         self.undone = False
+        self.finishing = False
+        """Whether the finish has begun on the hosts: from then on the switch stands."""
 
     # ---- deploy and rollback ----------------------------------------------------------------
 
@@ -133,13 +135,13 @@ class Fleet:
             try:
                 self._prepare(bring_up)
                 self._switch()
+                return self._finish()
             except BaseException as exc:  # a signal between two steps too: whatever was done is undone
-                if not self.undone:
+                if not self.undone and not self.finishing:
                     undo_failures = self._undo(exc)
                     if not self.several and undo_failures:
                         raise next(iter(undo_failures.values())) from None
                 raise
-            return self._finish()
 
     def _lock(self, member: Member, locks: ExitStack) -> None:
         try:
@@ -242,6 +244,7 @@ class Fleet:
         target = self.members[0].run.target or ""
         with self._phase("finish"):
             try:
+                self.finishing = True
                 failures = at_once(self.members, finish_one, self.config.parallel, None)
             except Cancelled as exc:  # the hosts' finish ran on: only the switch can be undone
                 unfinished = [m for m in self.members if m.state is None]

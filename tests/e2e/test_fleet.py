@@ -252,7 +252,7 @@ def test_a_hosts_sshd_killed_after_prepare_switches_the_switched_hosts_back(on_v
 
 @pytest.mark.parametrize(
     ("when", "after"),
-    [("health", ["v1"] * 3), ("==> switch 2/3", ["v1"] * 3), ("==> finish", ["v2"] * 3)],
+    [("health", ["v1"] * 3), ("==> switch 2/3", ["v1"] * 3), ("record", ["v2"] * 3)],
     ids=["prepare", "switch", "finish"],
 )
 def test_sigterm_in_each_phase(on_v1: FleetApp, when: str, after: list[str]) -> None:

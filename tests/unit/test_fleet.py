@@ -316,7 +316,7 @@ class SignalAt(Recorder):
             os.kill(os.getpid(), signal.SIGTERM)
 
 
-@pytest.mark.parametrize("phase", ["switch 2/3", "switch 3/3"])
+@pytest.mark.parametrize("phase", ["switch 2/3", "switch 3/3", "finish"])
 def test_a_signal_between_two_batches_switches_the_switched_hosts_back(
     fleet: list[FakeHost], workspace: Path, phase: str
 ) -> None:
