@@ -201,6 +201,8 @@ def summary_lines(result: Result) -> list[str]:
         if result.image:
             lines.append(f"image {result.image}")
         lines.append(f"deploy lock held by {result.lock_holder}" if result.lock_holder else "not locked")
+    if len(result.hosts) > 1:
+        lines += [f"  {host.host}: {host.active_color or 'none'} ({host.status})" for host in result.hosts]
     return lines
 
 

@@ -239,6 +239,11 @@ def test_status_says_when_the_hosts_disagree(fleet: list[FakeHost], workspace: P
 
     assert status.active_color == ""
     assert [h.active_color for h in status.hosts] == ["green", "blue", "blue"]
+    from bluegreen.cli import summary_lines
+
+    assert summary_lines(status)[-3:] == [
+        f"  {NAMES[0]}:22: green (ok)", f"  {NAMES[1]}:22: blue (ok)", f"  {NAMES[2]}:22: blue (ok)",
+    ]  # fmt: skip
     assert (
         f"the hosts disagree on the live color: {NAMES[0]}:22 green, {NAMES[1]}:22 blue, {NAMES[2]}:22 blue"
         in recorder.warnings
