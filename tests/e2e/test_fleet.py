@@ -283,3 +283,40 @@ def test_sigterm_in_each_phase(on_v1: FleetApp, when: str, after: list[str]) -> 
     status = app.run("status").expect_ok()
     served = [app.served(host)["color"] for host in app.hosts]
     assert [h["active_color"] for h in status["hosts"]] == served, status
+
+
+def test_a_second_fleet_deploy_waits_for_the_locks_then_fails_naming_the_holder(on_v1: FleetApp) -> None:
+    """The second deploy lists the hosts in the other order: the locks are taken in sorted host
+    order all the same, so it waits on the first host's lock, then fails; the first one finishes."""
+    app = on_v1
+    first_argv = app.argv("deploy", "v2", **{"batch-size": "1", "batch-wait": "4"})
+    second: list[Run] = []
+
+    def both() -> Run:
+        process = subprocess.Popen(
+            first_argv, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
+        )
+        assert process.stderr is not None
+        seen = []
+        for line in process.stderr:
+            seen.append(line)
+            if "==> prepare" in line:
+                break
+        reversed_hosts = "\n".join(reversed(app.hosts))
+        done = subprocess.run(app.argv("deploy", "v1", hosts=reversed_hosts, **{"lock-timeout": "3"}),
+                              capture_output=True, text=True, timeout=300, cwd=ROOT)  # fmt: skip
+        second.append(Run(done.returncode, done.stdout, done.stderr))
+        out, err = process.communicate(timeout=600)
+        return Run(process.returncode, out, "".join(seen) + err)
+
+    first, records = under_load(both, app.fleet["lb_url"])
+    assert first.exit_code == 0, first.stderr
+    (waited,) = second
+    assert waited.exit_code != 0
+    error = waited.stderr[waited.stderr.index("error: ") :]
+    assert error.startswith(
+        f"error: lock failed on {sorted(app.hosts)[0]} (lock): another deploy of {APP} holds"
+    ), error
+    assert '"command": "deploy"' in error, error
+    assert_no_failed(records)
+    assert app.versions() == ["v2"] * 3
