@@ -126,5 +126,10 @@ def first_file_in_image(image: str, paths: Sequence[str]) -> list[str]:
     return ["docker", "run", "--rm", "--entrypoint", "sh", image, "-c", _first_file_script(paths)]
 
 
+def read_line_in(container: str, path: str) -> list[str]:
+    """The first line of a file as a running container sees it (shell builtins only, no cat)."""
+    return ["docker", "exec", container, "sh", "-c", 'read -r line < "$1" && echo "$line"', "sh", path]
+
+
 def nginx_config_dump(container: str) -> list[str]:
     return ["docker", "exec", container, "nginx", "-T", "-q"]

@@ -272,7 +272,7 @@ class Deployment:
             )
         return ManagedProxy(
             self.host, self.app, self.layout, config.proxy_image, config.proxy_volumes, self.report,
-            self._proxy_compose,
+            self._proxy_compose, http_port=config.http_port,
         )  # fmt: skip
 
     def _routed_color(self) -> str | None:
