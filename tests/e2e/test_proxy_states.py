@@ -139,6 +139,8 @@ def test_changing_the_proxy_refuses_no_connection_and_fails_no_request(
         run.expect_ok()
         assert "replacing the proxy" in run.stderr, run.stderr
         assert "cannot listen beside the old one" not in run.stderr, run.stderr
+        migrates = Path("/proc/sys/net/ipv4/tcp_migrate_req").read_text().strip() == "1"  # the lab's server
+        assert ("net.ipv4.tcp_migrate_req is 0" in run.stderr) is not migrates, run.stderr
     assert live(app) == ("v2", "green")
     remaining = proxy_containers(app)
     assert [c.status for c in remaining] == ["running"]

@@ -94,6 +94,16 @@ def test_changing_proxy_volumes_starts_the_new_proxy_beside_the_old_one(
     assert ("stop", old.name) not in calls and ("remove", old.name) in calls
     assert fake.proxy_route() == "blue"
     assert any("replacing the proxy (proxy-volumes asks for" in info for info in recorder.infos)
+    assert any("net.ipv4.tcp_migrate_req is not available" in w for w in recorder.warnings)
+
+
+def test_the_kernel_handing_queued_connections_over_is_checked(fake: FakeHost, workspace: Path) -> None:
+    deploy(fake, workspace, "v1")
+    fake.files["/proc/sys/net/ipv4/tcp_migrate_req"] = b"0\n"
+    warned = deploy(fake, workspace, "v2", CERTS)[1].warnings
+    assert any("net.ipv4.tcp_migrate_req is 0 on fake-host" in w for w in warned)
+    fake.files["/proc/sys/net/ipv4/tcp_migrate_req"] = b"1\n"
+    assert not any("tcp_migrate_req" in w for w in deploy(fake, workspace, "v3")[1].warnings)
 
 
 def test_a_proxy_started_without_reuseport_is_reloaded_with_it_before_the_new_one_starts(
