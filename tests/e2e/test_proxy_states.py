@@ -3,7 +3,10 @@ under load, every request checked.
 
 - Changing `proxy-volumes` or `proxy-image` replaces the proxy: the new one starts beside the old one
   on the same port (reuseport), the old one quits gracefully. With 2 s requests in flight and a client
-  that opens a new connection for every request, no request fails and no connection is refused.
+  that opens a new connection for every request, no connection is refused and no request fails,
+  except, where the kernel's net.ipv4.tcp_migrate_req is 0 (the default), the rare connection it
+  had queued on the old proxy's sockets in the instant they closed (reset: at most 3 allowed here,
+  slow requests never; with 1, none allowed).
 - A trailing slash in `proxy-volumes` deploys, and the next deploy does not replace the proxy again.
 - A port another program holds is refused before anything changes; the proxy's folder removed and
   made again on the server makes the next deploy replace the proxy (under load: 0 failed).
@@ -33,6 +36,11 @@ pytestmark = pytest.mark.lab
 LOAD = {"clients": 8, "rate": 150.0, "slow_clients": 6, "slow_ms": 2000}
 """Keep-alive clients that retry a request on a reused connection the server closed (as browsers
 do), and 2 s requests always in flight."""
+
+
+MIGRATES = Path("/proc/sys/net/ipv4/tcp_migrate_req").read_text().strip() == "1"
+"""The lab's server is this machine's network namespace: whether its kernel hands connections queued
+on a closing listening socket to another one of the same port (else it resets them)."""
 
 
 class FreshConnections:
@@ -132,15 +140,22 @@ def test_changing_the_proxy_refuses_no_connection_and_fails_no_request(
           f"{sum(r.retried for r in records)} retried on a closed keep-alive connection; "
           f"new connections: {dict(fresh.outcomes)}")  # fmt: skip
     assert len(slow) >= 10
-    assert failures(records) == [], describe_failures(records)
-    assert set(fresh.outcomes) == {"ok"}, fresh.outcomes
     assert fresh.outcomes["ok"] > 100
+    assert not any(r.error == "ConnectionRefusedError" for r in records), describe_failures(records)
+    assert "ConnectionRefusedError" not in fresh.outcomes, fresh.outcomes
+    if MIGRATES:
+        assert failures(records) == [], describe_failures(records)
+        assert set(fresh.outcomes) == {"ok"}, fresh.outcomes
+    else:  # the kernel resets what it had queued on the old proxy's sockets as they close
+        resets = [r for r in failures(records) if r.error == "ConnectionResetError" and not r.slow]
+        assert failures(records) == resets and len(resets) <= 3, describe_failures(records)
+        assert set(fresh.outcomes) <= {"ok", "ConnectionResetError"}, fresh.outcomes
+        assert fresh.outcomes["ConnectionResetError"] <= 3, fresh.outcomes
     for run in runs:
         run.expect_ok()
         assert "replacing the proxy" in run.stderr, run.stderr
         assert "cannot listen beside the old one" not in run.stderr, run.stderr
-        migrates = Path("/proc/sys/net/ipv4/tcp_migrate_req").read_text().strip() == "1"  # the lab's server
-        assert ("net.ipv4.tcp_migrate_req is 0" in run.stderr) is not migrates, run.stderr
+        assert ("net.ipv4.tcp_migrate_req is 0" in run.stderr) is not MIGRATES, run.stderr
     assert live(app) == ("v2", "green")
     remaining = proxy_containers(app)
     assert [c.status for c in remaining] == ["running"]
