@@ -4,9 +4,10 @@ under load, every request checked.
 - Changing `proxy-volumes` or `proxy-image` replaces the proxy: the new one starts beside the old one
   on the same port (reuseport), the old one quits gracefully. With 2 s requests in flight and a client
   that opens a new connection for every request, no connection is refused and no request fails,
-  except, where the kernel's net.ipv4.tcp_migrate_req is 0 (the default), the rare connection it
-  had queued on the old proxy's sockets in the instant they closed (reset: at most 3 allowed here,
-  slow requests never; with 1, none allowed).
+  except, where the kernel's net.ipv4.tcp_migrate_req is 0 (the default), connections it had queued
+  on the old proxy's sockets in the instant they closed (reset; seen 0 to 3 in three changes here:
+  at most 2 per change allowed for the keep-alive clients, 1 for the new-connection client, a slow
+  request never; with 1, none allowed).
 - A trailing slash in `proxy-volumes` deploys, and the next deploy does not replace the proxy again.
 - A port another program holds is refused before anything changes; the proxy's folder removed and
   made again on the server makes the next deploy replace the proxy (under load: 0 failed).
@@ -148,9 +149,9 @@ def test_changing_the_proxy_refuses_no_connection_and_fails_no_request(
         assert set(fresh.outcomes) == {"ok"}, fresh.outcomes
     else:  # the kernel resets what it had queued on the old proxy's sockets as they close
         resets = [r for r in failures(records) if r.error == "ConnectionResetError" and not r.slow]
-        assert failures(records) == resets and len(resets) <= 3, describe_failures(records)
+        assert failures(records) == resets and len(resets) <= 2 * len(changes), describe_failures(records)
         assert set(fresh.outcomes) <= {"ok", "ConnectionResetError"}, fresh.outcomes
-        assert fresh.outcomes["ConnectionResetError"] <= 3, fresh.outcomes
+        assert fresh.outcomes["ConnectionResetError"] <= len(changes), fresh.outcomes
     for run in runs:
         run.expect_ok()
         assert "replacing the proxy" in run.stderr, run.stderr
