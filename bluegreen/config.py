@@ -23,8 +23,11 @@ from bluegreen.bundle import Bundle, check_shared_services, parse_service_list, 
 from bluegreen.colors import COLORS
 from bluegreen.errors import InputError
 from bluegreen.mounts import normal_volume
+from bluegreen.notify import Webhook, parse_webhook
+from bluegreen.registry_login import RegistryLogin, parse_registry_login
 from bluegreen.release_command import ReleaseCommand, parse_release_command
 from bluegreen.render import Route, render_nginx
+from bluegreen.smoke import SmokePath, parse_smoke_paths
 from bluegreen.verify_url import VerifyUrl, parse_verify_url
 
 PACKAGE = Path(__file__).resolve().parent
@@ -35,7 +38,7 @@ ACTION_YML = next(
     PACKAGE.parent / "action.yml",
 )
 COMMANDS = ("deploy", "rollback", "status")
-SECRET_INPUTS = ("ssh-key", "ssh-key-passphrase", "env")
+SECRET_INPUTS = ("ssh-key", "ssh-key-passphrase", "env", "registry-password", "webhook-url")
 APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 FINGERPRINT = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}=?$")
 HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$")
@@ -103,6 +106,13 @@ class Config:
     """The public URL the switch is verified through (`verify-url`); None: http-port, health-path."""
     release_command: ReleaseCommand | None = None
     """Run once per deploy before the new color starts (`release-command`); None: nothing."""
+    smoke_paths: tuple[SmokePath, ...] = ()
+    """Requests made on the new color after the health gate, before the switch (`smoke-paths`)."""
+    smoke_timeout: float = 10.0
+    registry_login: RegistryLogin | None = None
+    """The login the pull uses (`registry-username`, ...); None: the pull logs in to nothing."""
+    webhook: Webhook | None = None
+    """Where the run's notification goes (`webhook-url`); None: nowhere."""
 
     def __repr__(self) -> str:  # never print the key
         return f"Config(app_name={self.app_name!r}, host={self.host!r}, command={self.command!r})"
@@ -115,9 +125,7 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
     """Validate raw input strings (empty means unset) into a Config, or raise one InputError."""
     specs = input_specs()
     check_known(raw)
-    values = {name: (raw.get(name) or "").strip() or spec.default for name, spec in specs.items()}
-    values["ssh-key"] = raw.get("ssh-key") or ""  # keys keep their exact text
-    values["env"] = raw.get("env") or ""
+    values = _with_defaults(raw)
     for name, spec in specs.items():
         if spec.required and not values[name].strip():
             raise InputError(name, "is required but empty")
@@ -157,15 +165,40 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
         proxy_container=_proxy_container(values["proxy-container"], values["proxy-config-file"]),
         proxy_config_file=_proxy_config_file(values["proxy-config-file"], values["proxy-container"]),
         verify_url=parse_verify_url(values["verify-url"]),
+        smoke_paths=parse_smoke_paths(values["smoke-paths"]),
+        smoke_timeout=_seconds(values, "smoke-timeout"),
+        registry_login=parse_registry_login(
+            values["registry"], values["registry-username"], values["registry-password"], values["image"]
+        ),
+        webhook=webhook_of(values),
     )
     for bundle in config.bundles.values():
         check_shared_services(config.shared_services, bundle)
+    release_timeout = _seconds(values, "release-timeout")
     if command != "deploy":
         return config
     release = parse_release_command(
         values["release-command"], values["release-service"], config.bundles.values(), config.shared_services
     )
+    if release is not None:
+        release = dataclasses.replace(release, timeout=release_timeout)
     return dataclasses.replace(config, release_command=release)
+
+
+def _with_defaults(raw: Mapping[str, str]) -> dict[str, str]:
+    """Every input's value: stripped, or its default when empty (secrets that keep their text aside)."""
+    values = {name: (raw.get(name) or "").strip() or spec.default for name, spec in input_specs().items()}
+    values["ssh-key"] = raw.get("ssh-key") or ""  # keys keep their exact text
+    values["env"] = raw.get("env") or ""
+    return values
+
+
+def webhook_of(raw: Mapping[str, str]) -> Webhook | None:
+    """The webhook of the inputs (None without one), or an InputError about `webhook-url` or
+    `webhook-timeout`; read apart from the other inputs, so that a run whose other inputs are bad
+    still notifies."""
+    values = _with_defaults({name: raw.get(name) or "" for name in ("webhook-url", "webhook-timeout")})
+    return parse_webhook(values["webhook-url"], _seconds(values, "webhook-timeout"))
 
 
 def check_known(names: Iterable[str]) -> None:
@@ -222,34 +255,35 @@ def _looks_encrypted(text: str) -> bool:
         return False
 
 
-ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
 def parse_app_env(text: str) -> tuple[tuple[str, str], ...]:
-    """`KEY=VALUE` lines (blank lines and # comments skipped). Errors never quote a value.
+    """`KEY=VALUE` lines in the dotenv syntax (see envfile.read_env). Errors never quote a value.
 
-    A value is everything after the first `=` up to the end of its line (LF, or CRLF), exactly:
-    spaces, quotes, `$`, `#` and backslashes included (the env file is written to keep them).
+    An unquoted value is everything after the first `=` up to the end of its line (LF, or CRLF),
+    exactly: spaces, quotes, `$`, `#` and backslashes included (the env file is written to keep
+    them); a quoted one loses its quotes as compose reads it.
     """
-    pairs: list[tuple[str, str]] = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.removesuffix("\r")
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        key, equals, value = line.partition("=")
-        key = key.strip()
-        if not equals or not ENV_KEY.fullmatch(key):
+    try:
+        pairs = envfile.read_env(text)
+    except envfile.EnvSyntaxError as exc:
+        if not exc.key:
             raise InputError(
                 "env",
-                f"line {number} is not KEY=VALUE",
+                f"line {exc.line} is not KEY=VALUE",
                 "Write one KEY=VALUE per line; keys are letters, digits, _",
-            )
+            ) from None
+        raise InputError(
+            "env",
+            f"line {exc.line}: the value of {exc.key} {exc.problem}",
+            "Close each quoted value with the quote it opens with (it may span lines), and after it "
+            "put nothing but a # comment; a value that starts with a quote and is not quoted needs "
+            "quotes of the other kind around it",
+        ) from None
+    for key, value in pairs:
         if "\0" in value:
             raise InputError("env", f"the value of {key} contains a NUL byte", "Remove it")
         if not _is_unicode_text(value):
             raise InputError("env", f"the value of {key} is not valid UTF-8 text", "Fix its encoding")
-        pairs.append((key, value))
-    return tuple(pairs)
+    return pairs
 
 
 def _is_unicode_text(value: str) -> bool:

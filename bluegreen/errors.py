@@ -9,13 +9,18 @@ from dataclasses import dataclass
 from bluegreen.untrusted import printable
 
 
-class BluegreenError(Exception):
-    """A failure the user can act on. The edge prints its message once and exits non-zero."""
+class Failure(BaseException):
+    """How a run ends early: an error the user can act on (`BluegreenError`) or a cancellation
+    (`Cancelled`). Edges catch this; code inside the run catches the failure's own class."""
 
     live_color = ""
     """The color serving when the run failed (a failed run leaves it serving), once known."""
     target_color = ""
     """The color the run was switching to, once known."""
+
+
+class BluegreenError(Failure, Exception):
+    """A failure the user can act on. The edge prints its message once and exits non-zero."""
 
 
 @dataclass(frozen=True)
@@ -71,9 +76,14 @@ class RemoteCommandError(BluegreenError):
         super().__init__(f"{what} failed (exit {exit_code}): {command}{detail}")
 
 
-class Cancelled(BluegreenError):
-    """The run was told to stop (SIGTERM: a cancelled workflow, `docker stop`). Never swallowed:
-    code that tolerates a failure catches the failure's own class, not BluegreenError."""
+class CommandTimedOut(BluegreenError):
+    """A command on the host ran past its timeout (it may still run there)."""
+
+
+class Cancelled(Failure):
+    """The run was told to stop (SIGINT, SIGTERM: a cancelled workflow, `docker stop`). Not an
+    `Exception`, like KeyboardInterrupt: no `except Exception` (nor `except BluegreenError`)
+    swallows it, by construction."""
 
 
 class TunnelForbidden(BluegreenError):
@@ -95,3 +105,12 @@ class UnreadableFile(BluegreenError):
     def __init__(self, path: str, why: str) -> None:
         self.path = path
         super().__init__(f"cannot read {path} on the host: {why}")
+
+
+class UnwritableDirectory(BluegreenError):
+    """The SSH user may not write in a directory bluegreen writes to on the host."""
+
+    def __init__(self, directory: str, user: str, fix: str = "") -> None:
+        self.directory = directory
+        fix = fix or f"`sudo chown {user} {directory}` on the server"
+        super().__init__(f"{user} cannot write in {directory} on the host (permission denied). Fix: {fix}")

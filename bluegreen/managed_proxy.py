@@ -49,6 +49,7 @@ from bluegreen.proxy_containers import (
 from bluegreen.render import PROXY_CONFIG_DIR, proxy_compose
 from bluegreen.reuseport import lacks_reuseport, with_reuseport
 from bluegreen.routing import NJS_MODULE_PATHS, SEAMLESS, SeamlessFiles
+from bluegreen.switch_file import MEMORY_DIRECTIVE, check_nginx_can_read
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -178,17 +179,26 @@ class ManagedProxy:
         """Seamless when the image the proxy runs (or will run) has njs."""
         container = self._container()
         if container is not None and not self.changes(container):
-            found = self.host.run(commands.first_file_in(str(container.name), NJS_MODULE_PATHS))
+            found = self.host.run(
+                commands.first_file_in(str(container.name), NJS_MODULE_PATHS, MEMORY_DIRECTIVE)
+            )
         else:
-            found = self.host.run(commands.first_file_in_image(self.image, NJS_MODULE_PATHS))
-        module = found.stdout.strip() if found.ok else ""
-        if not module:
+            found = self.host.run(
+                commands.first_file_in_image(self.image, NJS_MODULE_PATHS, MEMORY_DIRECTIVE)
+            )
+        lines = found.stdout.split() if found.ok else []
+        if not lines:
             return None
         return SeamlessFiles(
             js_path=f"{PROXY_CONFIG_DIR}/bluegreen.js",
             active_path=f"{PROXY_CONFIG_DIR}/active",
-            module_path=module,
+            module_path=lines[0],
+            memory=commands.CONTAINS in lines[1:],
         )
+
+    def nginx_container(self) -> str | None:
+        container = self._container()
+        return str(container.name) if container is not None and not self.changes(container) else None
 
     def routing(self) -> Routing:
         return Routing(self.host.read_file(self.live_config), self.switch_files.read_active())
@@ -198,18 +208,17 @@ class ManagedProxy:
 
     def settle(self, candidate: Candidate) -> None:
         candidate = sharing_its_port(candidate)
-        self.switch_files.write_module(candidate)
-        self.switch_files.write_active(candidate.active)
+        self.switch_files.flip(candidate)
         self.host.write_file(self.live_config, candidate.config)
 
     def validate(self, candidate: Candidate) -> None:
         """`nginx -t` of the candidate: in the running proxy, or, before it runs or when it is to be
         replaced, in a throwaway container of the image the proxy will run."""
         candidate = sharing_its_port(candidate)
-        self.host.run(commands.make_dirs(self.layout.nginx_dir, self.layout.proxy_dir)).check(
+        self.host.run(commands.make_dirs(self.layout.nginx_dir, self.layout.proxy_dir, mode=0o755)).check(
             "creating the proxy's directories"
-        )
-        self.switch_files.write_module(candidate)
+        )  # 0755: nginx's workers (another user) read the active-color file in it
+        self.switch_files.prepare(candidate)
         self.host.write_file(self.layout.next_config, candidate.config)
         self._written = candidate.config
         config = f"{PROXY_CONFIG_DIR}/nginx.conf.next"
@@ -230,6 +239,7 @@ class ManagedProxy:
                 )  # fmt: skip
         if not result.ok:
             raise nginx_test_failure(result.stderr or result.stdout)
+        check_nginx_can_read(self.host, self.nginx_container(), candidate, self.switch_files.active_file)
 
     def switch(self, candidate: Candidate) -> None:
         candidate = sharing_its_port(candidate)
@@ -238,28 +248,24 @@ class ManagedProxy:
         differences = self.changes(container) if container is not None else []
         same_config = self.host.read_file(self.live_config) == candidate.config
         if candidate.mode == SEAMLESS and container is not None and not differences and same_config:
-            self.switch_files.write_active(
-                candidate.active
-            )  # nginx reads the active color per request: no reload
+            self.switch_files.flip(candidate)  # nginx reads the active color per request: no reload
             self.discard()
             return
         if self._written != candidate.config:
             self.host.write_file(self.layout.next_config, candidate.config)
-        self.switch_files.write_module(candidate)
+        self.switch_files.prepare(candidate)
         if container is None:  # nothing serves through it yet
-            self.switch_files.write_active(candidate.active)
+            self.switch_files.flip(candidate)
             self.host.rename(self.layout.next_config, self.live_config)
             self._start(SLOTS[0])
             return
         if differences:
             self._replace(container, differences, candidate)
             return
-        self.switch_files.write_active(
-            candidate.holding
-        )  # a changed config goes live still routing to the live color
+        self.switch_files.hold(candidate)  # a changed config goes live still routing to the live color
         self.host.rename(self.layout.next_config, self.live_config)
         NginxProcess(container, self.report).reload()
-        self.switch_files.write_active(candidate.active)
+        self.switch_files.flip(candidate)
 
     def _replace(self, old: Container, differences: list[str], candidate: Candidate) -> None:
         """The new proxy beside the old one on the same port, then the old one quits gracefully. The
@@ -271,7 +277,10 @@ class ManagedProxy:
         )
         self._share_port_of(old)
         self._check_request_migration()
-        self.switch_files.write_active(candidate.active if candidate.holding is None else candidate.holding)
+        if candidate.holding is None:  # nothing served before: the new color at once
+            self.switch_files.flip(candidate)
+        else:
+            self.switch_files.hold(candidate)
         self.host.rename(self.layout.next_config, self.live_config)
         slot = other_slot(slot_of(old))
         try:
@@ -290,7 +299,7 @@ class ManagedProxy:
         for leftover in proxy_containers(self.host.docker(), self.app):  # an interrupted replacement's
             if leftover.id != old.id and slot_of(leftover) != slot and state_of(leftover).status == "running":
                 self._retire(leftover)
-        self.switch_files.write_active(candidate.active)
+        self.switch_files.flip(candidate)
 
     def _check_request_migration(self) -> None:
         """When the old proxy closes its listening sockets, the kernel resets the connections that
@@ -362,8 +371,7 @@ class ManagedProxy:
             for container in proxy_containers(self.host.docker(), self.app):
                 container.remove(force=True)
             return
-        if routing.active is not None:
-            self.switch_files.write_active(routing.active)
+        self.switch_files.put_back(routing)
         if self.host.read_file(self.live_config) != routing.config:
             self.host.write_file(self.live_config, routing.config)
             self.reload_if_running()

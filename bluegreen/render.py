@@ -10,7 +10,7 @@ import jinja2.exceptions
 import jinja2.sandbox
 import yaml
 
-from bluegreen.errors import Cancelled, InputError
+from bluegreen.errors import InputError
 from bluegreen.routing import template_variables
 
 
@@ -76,8 +76,6 @@ def render_nginx(template_text: str, route: Route, template_name: str = "nginx-t
             f"{template_name}{where} is not a valid jinja2 template ({exc})",
             "Fix the template's syntax",
         ) from None
-    except Cancelled:
-        raise
     except Exception as exc:  # e.g. {{ 1/0 }}, or a range the sandbox refuses as too big
         raise InputError(
             "nginx-template",

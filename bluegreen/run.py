@@ -1,15 +1,18 @@
-"""One run from raw inputs to a Result: validate, connect, run the command, disconnect."""
+"""One run from raw inputs to a Result: validate, connect, run the command, disconnect, and notify
+(`webhook-url`) once, with the Result or the Failure."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from pathlib import Path
 
 from bluegreen import cancellation
-from bluegreen.config import SECRET_INPUTS, parse_inputs
+from bluegreen.config import SECRET_INPUTS, parse_inputs, webhook_of
 from bluegreen.deploy import Result, run_command
-from bluegreen.envfile import quote_for_compose_v1, quote_for_compose_v2
-from bluegreen.errors import BluegreenError
+from bluegreen.envfile import EnvSyntaxError, quote_for_compose_v1, quote_for_compose_v2, read_env
+from bluegreen.errors import Failure, InputError
+from bluegreen.notify import Notice, PhaseWatch, Webhook
 from bluegreen.progress import Reporter, Timer
 from bluegreen.redact import redact, secret_fragments
 from bluegreen.ssh import HostKeyCheck, connect
@@ -19,11 +22,26 @@ from bluegreen.untrusted import printable
 def execute(raw_inputs: Mapping[str, str], reporter: Reporter, workspace: Path = Path(".")) -> Result:
     """Run the command; every message and the final error are screened (see `Screen`)."""
     screen = Screen(secrets_of(raw_inputs))
+    watch = PhaseWatch(ScreenedReporter(reporter, screen))
+    notice = Notice(_webhook(raw_inputs), raw_inputs, watch, screen.text)
+    notice.begin()
     try:
-        return _execute(raw_inputs, ScreenedReporter(reporter, screen), workspace)
-    except BluegreenError as exc:
+        result = _execute(raw_inputs, watch, workspace)
+    except Failure as exc:
         screen.error(exc)
+        notice.failed(exc, watch.failed_phase)
         raise
+    notice.succeeded(result)
+    return result
+
+
+def _webhook(raw_inputs: Mapping[str, str]) -> Webhook | None:
+    """The webhook, read first: a run whose other inputs are bad still notifies. A bad webhook
+    input is reported with the other inputs' errors, by parse_inputs."""
+    try:
+        return webhook_of(raw_inputs)
+    except InputError:
+        return None
 
 
 def _execute(raw_inputs: Mapping[str, str], reporter: Reporter, workspace: Path) -> Result:
@@ -48,14 +66,17 @@ def _execute(raw_inputs: Mapping[str, str], reporter: Reporter, workspace: Path)
 
 
 def secrets_of(raw_inputs: Mapping[str, str]) -> list[str]:
-    """The secret inputs, each `env` value alone, and each value as written in the env file
-    (compose quotes what it cannot parse in that form)."""
+    """The secret inputs, each `env` value alone (as written after its `=`, and as read, without
+    its quotes), and each value as written in the env file (compose quotes what it cannot parse in
+    that form)."""
     secrets = [raw_inputs.get(name) or "" for name in SECRET_INPUTS]
-    for line in (raw_inputs.get("env") or "").split("\n"):
-        _, equals, value = line.partition("=")
-        if equals:
-            for written in (quote_for_compose_v2(value), quote_for_compose_v1(value)):
-                secrets += [value, written, written[1:-1]]
+    env = raw_inputs.get("env") or ""
+    values = [line.partition("=")[2] for line in env.split("\n") if "=" in line]
+    with suppress(EnvSyntaxError):  # the input is refused; its lines are masked all the same
+        values += [value for _, value in read_env(env)]
+    for value in values:
+        for written in (quote_for_compose_v2(value), quote_for_compose_v1(value)):
+            secrets += [value, written, written[1:-1]]
     return secrets
 
 
@@ -69,7 +90,7 @@ class Screen:
     def text(self, message: str) -> str:
         return printable(redact(message, self.fragments), limit=20_000)
 
-    def error(self, exc: BluegreenError) -> None:
+    def error(self, exc: Failure) -> None:
         """Screen the error in place: its type and attributes stay, its texts are screened."""
         exc.args = tuple(self.text(arg) if isinstance(arg, str) else arg for arg in exc.args)
         for name, value in vars(exc).items():

@@ -7,7 +7,7 @@ import sys
 import urllib.request
 from typing import Any
 
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import Failure
 from bluegreen.progress import StderrReporter
 from bluegreen.run import execute
 from lab.inputs import as_action_inputs, deploy_inputs
@@ -37,7 +37,7 @@ def main() -> int:
         print(f"\n### deploying demo {version}: {url} serves {before}", flush=True)
         try:
             result = execute(inputs(lab, lab["images"][version]), StderrReporter())
-        except BluegreenError as exc:
+        except Failure as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         print(

@@ -1,8 +1,8 @@
 """SIGTERM becomes Cancelled, but never in the middle of an SSH message.
 
-CI once saw a SIGTERM arrive while paramiko wrote a packet: paramiko turned the exception raised in
-its socket write into EOFError, the run died with a traceback, and the connection the cleanup needs
-was left with half a message on it.
+CI once saw a SIGTERM arrive while paramiko wrote a packet: the connection the cleanup needs was
+left with half a message on it (and paramiko, catching `Exception`, turned the cancellation into
+EOFError while Cancelled was still an Exception).
 """
 
 from __future__ import annotations
@@ -73,13 +73,25 @@ def message() -> paramiko.Message:
     return written
 
 
-def test_unshielded_paramiko_turns_the_cancellation_into_eof() -> None:
-    """Why the shield exists: the exception raised in the socket write is lost."""
+def test_unshielded_paramiko_leaves_the_message_cut() -> None:
+    """Why the shield exists: a cancellation raised in the socket write leaves the packet unsent
+    (paramiko's own `except Exception` no longer hides it, since Cancelled is no Exception)."""
     ours, theirs = socket.socketpair()
     with ours, theirs:
         packetizer = Packetizer(SignalledSocket(ours))  # type: ignore[arg-type]
-        with pytest.raises(EOFError):
+        with pytest.raises(Cancelled):
             packetizer.send_message(message())
+        theirs.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            theirs.recv(65536)  # nothing of the message went out
+
+
+def test_a_cancellation_is_no_exception_so_no_broad_handler_swallows_it() -> None:
+    with pytest.raises(Cancelled):
+        try:
+            raise Cancelled("cancelled by signal SIGTERM")
+        except Exception:
+            pytest.fail("`except Exception` caught a cancellation")
 
 
 def test_a_cancellation_while_the_host_writes_a_message_waits_for_the_whole_message() -> None:

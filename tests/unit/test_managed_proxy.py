@@ -85,7 +85,7 @@ def test_changing_proxy_volumes_starts_the_new_proxy_beside_the_old_one(
     assert refused_moments(fake) == [], fake.engine.proxy_counts
     [new] = proxies(fake)
     assert (new.project, new.status) == ("shop-proxy-alt", "running")
-    assert [m["Source"] for m in new.mounts] == [f"{fake.app_dir}/nginx", "/srv/certs"]
+    assert [m["Source"] for m in new.bind_mounts] == [f"{fake.app_dir}/nginx", "/srv/certs"]
     # the old one quit gracefully (never restarted by Docker: its policy off first), after the new ran
     calls = fake.engine.calls
     assert (
@@ -170,7 +170,7 @@ def test_a_running_proxy_is_never_reported_as_not_started(fake: FakeHost, worksp
     def resolving(call: ComposeCall, containers: list[FakeContainer]) -> None:
         original(call, containers)
         for container in proxies(fake):
-            for mount in container.mounts:
+            for mount in container.bind_mounts:
                 mount["Source"] = mount["Source"].replace("/srv/certs", "/mnt/disk1/certs")
 
     fake._compose_up_proxy = resolving  # type: ignore[method-assign]
@@ -211,7 +211,7 @@ def test_a_proxy_left_restarting_is_replaced_by_a_fresh_one(fake: FakeHost, work
         deploy(fake, workspace, "v1")
     image = parse_inputs(good(**{"nginx-template": ""}), workspace).proxy_image
     stale = fake.engine.create("shop-proxy", "nginx", image)  # as an older run left it: same file
-    stale.mounts = [_mount(f"{fake.app_dir}/nginx:{PROXY_CONFIG_DIR}:ro")]
+    stale.bind_mounts = [_mount(f"{fake.app_dir}/nginx:{PROXY_CONFIG_DIR}:ro")]
     stale.status, stale.restarts = "restarting", 40  # Docker's next try is minutes away
     fake.engine.busy_ports.clear()
 
