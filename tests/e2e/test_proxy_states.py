@@ -108,6 +108,7 @@ def app_at(lab: dict[str, Any]) -> Iterator[Callable[[str, int], App]]:
     yield make
     for app in made:
         reset(app)
+        shutil.rmtree(Path(lab["remote_dir"]) / f"{app.name}-certs", ignore_errors=True)
 
 
 def certs_dir(lab: dict[str, Any], name: str) -> str:
