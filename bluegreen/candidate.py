@@ -7,6 +7,7 @@ from bluegreen.colors import mark_route
 from bluegreen.host_run import HostRun
 from bluegreen.proxy import Candidate
 from bluegreen.render import Route, render_nginx
+from bluegreen.reuseport import with_reuseport
 from bluegreen.routing import SEAMLESS_MARK, SeamlessFiles, template_variables, uses_seamless
 from bluegreen.switch_file import seamless_candidate
 from bluegreen.verify import UPSTREAM_HEADER
@@ -27,6 +28,8 @@ def render_candidate(run: HostRun, target: str, live: str | None) -> Candidate:
     )
     template = run.nginx_template()
     rendered = render_nginx(template.text, route, template.source)
+    if not config.proxy_container:  # bluegreen's own proxy: a replacement listens beside it
+        rendered = with_reuseport(rendered)
     if UPSTREAM_HEADER not in rendered.lower() and "header" not in run.warned:
         run.warned.add("header")
         report.warning(

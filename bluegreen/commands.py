@@ -209,6 +209,11 @@ def first_file_in(container: str, paths: Sequence[str], text: str = "") -> list[
     return ["docker", "exec", container, "sh", "-c", _first_file_script(paths, text)]
 
 
+def read_line_in(container: str, path: str) -> list[str]:
+    """The first line of a file as a running container sees it (shell builtins only, no cat)."""
+    return ["docker", "exec", container, "sh", "-c", 'read -r line < "$1" && echo "$line"', "sh", path]
+
+
 def first_file_in_image(image: str, paths: Sequence[str], text: str = "") -> list[str]:
     """Print the first of paths that exists in an image (a throwaway container), as first_file_in."""
     return ["docker", "run", "--rm", "--entrypoint", "sh", image, "-c", _first_file_script(paths, text)]

@@ -22,6 +22,7 @@ from bluegreen import envfile
 from bluegreen.bundle import Bundle, check_shared_services, parse_service_list, plan_bundle
 from bluegreen.colors import COLORS
 from bluegreen.errors import InputError
+from bluegreen.mounts import normal_volume
 from bluegreen.notify import Webhook, parse_webhook
 from bluegreen.registry_login import RegistryLogin, parse_registry_login
 from bluegreen.release_command import ReleaseCommand, parse_release_command
@@ -445,7 +446,7 @@ def _proxy_volumes(text: str) -> tuple[str, ...]:
                 f"line {number} is {line!r}, not host-path:container-path[:ro]",
                 "Write one mount per line with absolute paths, e.g. /etc/letsencrypt:/etc/letsencrypt:ro",
             )
-        volumes.append(line)
+        volumes.append(normal_volume(line))  # as Docker stores it: `/srv/certs/` is `/srv/certs`
     return tuple(volumes)
 
 
