@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -107,8 +108,20 @@ def remove(*paths: str) -> list[str]:
     return ["rm", "-f", "--", *paths]
 
 
+KEEP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+"""A plain file name: no glob character (find's -name takes a pattern), no `/`, not `.` or `..`."""
+
+
 def remove_all_but(directory: str, keep: str) -> list[str]:
-    """Remove every entry of directory except the one named keep."""
+    """Remove every entry of directory except the one named keep.
+
+    Refuses (ValueError) a keep that is not a plain name and a directory that is not an absolute
+    path below /: an empty keep would make the command remove every entry, the one in use included.
+    """
+    if not KEEP_NAME.fullmatch(keep):
+        raise ValueError(f"refusing to remove all but {keep!r} in {directory!r}: not a plain file name")
+    if not directory.startswith("/") or not directory.strip("/") or "\0" in directory:
+        raise ValueError(f"refusing to remove entries of {directory!r}: not an absolute directory below /")
     return ["find", directory, "-mindepth", "1", "-maxdepth", "1", "!", "-name", keep,
             "-exec", "rm", "-rf", "--", "{}", "+"]  # fmt: skip
 

@@ -221,34 +221,35 @@ def _looks_encrypted(text: str) -> bool:
         return False
 
 
-ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
 def parse_app_env(text: str) -> tuple[tuple[str, str], ...]:
-    """`KEY=VALUE` lines (blank lines and # comments skipped). Errors never quote a value.
+    """`KEY=VALUE` lines in the dotenv syntax (see envfile.read_env). Errors never quote a value.
 
-    A value is everything after the first `=` up to the end of its line (LF, or CRLF), exactly:
-    spaces, quotes, `$`, `#` and backslashes included (the env file is written to keep them).
+    An unquoted value is everything after the first `=` up to the end of its line (LF, or CRLF),
+    exactly: spaces, quotes, `$`, `#` and backslashes included (the env file is written to keep
+    them); a quoted one loses its quotes as compose reads it.
     """
-    pairs: list[tuple[str, str]] = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.removesuffix("\r")
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        key, equals, value = line.partition("=")
-        key = key.strip()
-        if not equals or not ENV_KEY.fullmatch(key):
+    try:
+        pairs = envfile.read_env(text)
+    except envfile.EnvSyntaxError as exc:
+        if not exc.key:
             raise InputError(
                 "env",
-                f"line {number} is not KEY=VALUE",
+                f"line {exc.line} is not KEY=VALUE",
                 "Write one KEY=VALUE per line; keys are letters, digits, _",
-            )
+            ) from None
+        raise InputError(
+            "env",
+            f"line {exc.line}: the value of {exc.key} {exc.problem}",
+            "Close each quoted value with the quote it opens with (it may span lines), and after it "
+            "put nothing but a # comment; a value that starts with a quote and is not quoted needs "
+            "quotes of the other kind around it",
+        ) from None
+    for key, value in pairs:
         if "\0" in value:
             raise InputError("env", f"the value of {key} contains a NUL byte", "Remove it")
         if not _is_unicode_text(value):
             raise InputError("env", f"the value of {key} is not valid UTF-8 text", "Fix its encoding")
-        pairs.append((key, value))
-    return tuple(pairs)
+    return pairs
 
 
 def _is_unicode_text(value: str) -> bool:

@@ -101,3 +101,12 @@ class UnreadableFile(BluegreenError):
     def __init__(self, path: str, why: str) -> None:
         self.path = path
         super().__init__(f"cannot read {path} on the host: {why}")
+
+
+class UnwritableDirectory(BluegreenError):
+    """The SSH user may not write in a directory bluegreen writes to on the host."""
+
+    def __init__(self, directory: str, user: str, fix: str = "") -> None:
+        self.directory = directory
+        fix = fix or f"`sudo chown {user} {directory}` on the server"
+        super().__init__(f"{user} cannot write in {directory} on the host (permission denied). Fix: {fix}")

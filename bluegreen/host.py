@@ -8,18 +8,21 @@ single command line to the remote shell.
 
 from __future__ import annotations
 
+import getpass
 import os
+import posixpath
 import shlex
 import socket
 import stat
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from bluegreen.errors import RemoteCommandError, UnreadableFile
+from bluegreen.errors import RemoteCommandError, UnreadableFile, UnwritableDirectory
 
 if TYPE_CHECKING:
     import docker
@@ -35,6 +38,15 @@ def check_readable(path: str, mode: int, size: int, limit: int) -> None:
         raise UnreadableFile(path, f"it is {kind} (mode {stat.filemode(mode)})")
     if size > limit:
         raise UnreadableFile(path, f"it is larger than {limit} bytes")
+
+
+@contextmanager
+def writing(path: str, user: str) -> Iterator[None]:
+    """Writing path: permission denied is one clear error naming its directory, not a traceback."""
+    try:
+        yield
+    except PermissionError:
+        raise UnwritableDirectory(posixpath.dirname(path) or "/", user) from None
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,8 @@ class Held(Protocol):
 
 class Host(Protocol):
     name: str
+    user: str
+    """The user bluegreen runs as on the host."""
 
     def run(self, argv: Sequence[str], *, timeout: float = 600, stdin: bytes = b"") -> CommandResult: ...
 
@@ -125,6 +139,7 @@ class LocalHost:
 
     def __init__(self) -> None:
         self._docker: docker.DockerClient | None = None
+        self.user = getpass.getuser()
 
     def run(self, argv: Sequence[str], *, timeout: float = 600, stdin: bytes = b"") -> CommandResult:
         done = subprocess.run(list(argv), input=stdin, capture_output=True, timeout=timeout, check=False)
@@ -148,17 +163,19 @@ class LocalHost:
 
     def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         target = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
+        with writing(path, self.user):
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.chmod(tmp, mode)
+            os.replace(tmp, target)
 
     def rename(self, source: str, target: str) -> None:
-        os.replace(source, target)
+        with writing(target, self.user):
+            os.replace(source, target)
 
     def append_file(self, path: str, data: bytes) -> None:
-        with open(path, "ab") as handle:
+        with writing(path, self.user), open(path, "ab") as handle:
             handle.write(data)
 
     def read_file(self, path: str, *, limit: int = READ_LIMIT) -> bytes | None:

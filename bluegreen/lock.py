@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import posixpath
 from contextlib import suppress
 
 from bluegreen import commands
-from bluegreen.errors import BluegreenError, UnreadableFile
+from bluegreen.errors import BluegreenError, UnreadableFile, UnwritableDirectory
 from bluegreen.host import CommandResult, Held, Host
 from bluegreen.layout import Layout
 from bluegreen.untrusted import decode, printable
 
 CONFLICT_EXIT_CODE = 75
+PERMISSION_DENIED = "Permission denied"
+"""strerror(EACCES) in mkdir's message (in another locale its own message is shown)."""
+CANNOT_OPEN_EXIT_CODE = 66
+"""flock's exit code when it cannot open (create) the lock file: EX_NOINPUT."""
 
 
 class DeployLock:
@@ -22,9 +27,22 @@ class DeployLock:
         self._held: Held | None = None
 
     def acquire(self, wait: float, holder: dict[str, str]) -> None:
-        self.host.run(commands.make_dirs(self.layout.app_dir)).check("creating the app directory")
+        """Take the lock (the app's directory is made first); nothing else changes on the host before."""
+        app_dir = self.layout.app_dir
+        made = self.host.run(commands.make_dirs(app_dir))
+        if PERMISSION_DENIED in made.stderr:
+            parent = posixpath.dirname(app_dir)
+            user = self.host.user
+            raise UnwritableDirectory(
+                parent,
+                user,
+                f"`sudo install -d -o {user} {app_dir}` on the server (or a remote-dir {user} owns)",
+            )
+        made.check("creating the app directory")
         held = self.host.hold(commands.take_lock(self.layout.lock_file, wait), commands.LOCK_ACQUIRED, wait)
         if isinstance(held, CommandResult):
+            if held.exit_code == CANNOT_OPEN_EXIT_CODE:
+                raise UnwritableDirectory(app_dir, self.host.user)
             if held.exit_code == CONFLICT_EXIT_CODE:
                 raise BluegreenError(
                     f"another deploy of {self.app} holds the lock after {wait:g} s (lock-timeout): "
@@ -34,7 +52,11 @@ class DeployLock:
             held.check("taking the deploy lock (needs `flock` on the host)")
             raise BluegreenError("taking the deploy lock failed")
         self._held = held
-        self.host.write_file(self.layout.lock_holder_file, json.dumps(holder).encode())
+        try:
+            self.host.write_file(self.layout.lock_holder_file, json.dumps(holder).encode())
+        except BaseException:
+            self.release()
+            raise
 
     def release(self) -> None:
         if self._held is not None:

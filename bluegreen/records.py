@@ -8,15 +8,21 @@ the containers and the live nginx config decide.
 from __future__ import annotations
 
 import json
+import re
+import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from bluegreen.colors import COLORS
+from bluegreen.config import IMAGE
 from bluegreen.errors import UnreadableFile
 from bluegreen.host import Host
 from bluegreen.layout import Layout
 from bluegreen.progress import Reporter
 from bluegreen.state import State
+from bluegreen.untrusted import printable
 
 
 @dataclass(frozen=True)
@@ -45,43 +51,124 @@ class Release:
         return (json.dumps(asdict(self), indent=2, sort_keys=True) + "\n").encode()
 
     @classmethod
-    def from_json(cls, raw: bytes) -> Release | None:
+    def from_json(cls, raw: bytes, app_dir: str) -> Release | None:
+        """Parse a release record; anything malformed counts as no record (see `parse`)."""
+        return cls.parse(raw, app_dir)[0]
+
+    @classmethod
+    def parse(cls, raw: bytes, app_dir: str) -> tuple[Release | None, str]:
+        """The record, or None and what is wrong with it. Never raises.
+
+        The file is the server's word and rollback and the cleanup act on it, so each field must
+        look exactly like what bluegreen writes: a release id in bluegreen's format (it names the
+        one directory the cleanup keeps), compose files inside the app's directory, hex ids.
+        """
+        if len(raw) > MAX_RELEASE_BYTES:
+            return None, f"it is larger than {MAX_RELEASE_BYTES // 1024} KiB"
         try:
             data: Any = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return None
-        if not isinstance(data, dict) or data.get("color") not in COLORS:
-            return None
-        files, running = _strings(data.get("compose_files")), _strings(data.get("running"))
-        env, ids = _string_map(data.get("environment")), _string_map(data.get("image_ids"))
-        if files is None or running is None or env is None or ids is None:
-            return None
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            return None, "it is not JSON"
+        if not isinstance(data, dict):
+            return None, "it is not a JSON object"
+        try:
+            return cls._checked(data, app_dir), ""
+        except _Malformed as exc:
+            return None, str(exc)
+
+    @classmethod
+    def _checked(cls, data: dict[str, Any], app_dir: str) -> Release:
         return cls(
-            color=str(data["color"]),
-            release_id=str(data.get("release_id") or ""),
-            compose_files=files,
-            environment=env,
-            image=str(data.get("image") or ""),
-            image_ids=ids,
-            running=running,
-            started_at=str(data.get("started_at") or ""),
-            actor=str(data.get("actor") or ""),
-            nginx_template=_text_or_empty(data.get("nginx_template")),
+            color=_field(data, "color", lambda v: v in COLORS),
+            release_id=_field(data, "release_id", lambda v: bool(RELEASE_ID.fullmatch(v))),
+            compose_files=_items(data, "compose_files", lambda v: _inside(v, app_dir), min_items=1),
+            environment=_string_map(data, "environment", ENVIRONMENT_KEY, _is_text),
+            image=_field(data, "image", lambda v: v == "" or bool(IMAGE.fullmatch(v))),
+            image_ids=_string_map(data, "image_ids", CONTAINER_NAME, lambda v: bool(IMAGE_ID.fullmatch(v))),
+            running=_items(data, "running", lambda v: bool(CONTAINER_ID.fullmatch(v))),
+            started_at=_text(data.get("started_at")),
+            actor=_text(data.get("actor")),
+            nginx_template=_template(data.get("nginx_template")),
         )
 
 
-def _strings(value: Any) -> tuple[str, ...] | None:
-    ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
-    return tuple(value) if ok else None
+MAX_RELEASE_BYTES = 256 * 1024
+MAX_TEXT = 300
+MAX_TEMPLATE = 128 * 1024
+RELEASE_ID = re.compile(r"[0-9]{8}T[0-9]{6}-[0-9a-f]{6}")
+"""What `new_release_id` makes; nothing else names a release directory."""
+CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
+CONTAINER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
+IMAGE_ID = re.compile(r"[a-z0-9]+:[0-9a-f]{32,128}")
+ENVIRONMENT_KEY = re.compile(r"BLUEGREEN_[A-Z0-9_]{1,64}")
+"""Only bluegreen's own variables: a record cannot set PATH, LD_PRELOAD or DOCKER_HOST for compose."""
 
 
-def _text_or_empty(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+def new_release_id() -> str:
+    """A new release's id (and its directory's name): the UTC time, then 6 random hex digits."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S-") + secrets.token_hex(3)
 
 
-def _string_map(value: Any) -> dict[str, str] | None:
-    ok = isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
-    return dict(value) if ok else None
+def _template(value: object) -> str:
+    """A recorded template: rendered in the sandbox and checked by `nginx -t` before it is used."""
+    return value if isinstance(value, str) and len(value) <= MAX_TEMPLATE else ""
+
+
+class _Malformed(Exception):
+    """A field of a release record is missing or not what bluegreen writes."""
+
+
+def _field(data: dict[str, Any], name: str, valid: Callable[[str], bool]) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not valid(value):
+        raise _Malformed(f"its {name} is missing or not what bluegreen writes")
+    return value
+
+
+def _items(
+    data: dict[str, Any], name: str, valid: Callable[[str], bool], min_items: int = 0
+) -> tuple[str, ...]:
+    value = data.get(name)
+    if not isinstance(value, list) or len(value) < min_items or len(value) > MAX_ITEMS:
+        raise _Malformed(f"its {name} is missing or not what bluegreen writes")
+    if not all(isinstance(item, str) and valid(item) for item in value):
+        raise _Malformed(f"its {name} holds an entry that is not what bluegreen writes")
+    return tuple(value)
+
+
+def _string_map(
+    data: dict[str, Any], name: str, key: re.Pattern[str], valid: Callable[[str], bool]
+) -> dict[str, str]:
+    value = data.get(name)
+    if not isinstance(value, dict) or len(value) > MAX_ITEMS:
+        raise _Malformed(f"its {name} is missing or not what bluegreen writes")
+    for k, v in value.items():
+        if not (key.fullmatch(k) and isinstance(v, str) and valid(v)):
+            raise _Malformed(f"its {name} holds an entry that is not what bluegreen writes")
+    return dict(value)
+
+
+MAX_ITEMS = 1000
+MAX_VALUE = 4096
+
+
+def _inside(path: str, app_dir: str) -> bool:
+    """An absolute path under app_dir, with no `.`, `..` or empty step and no control character."""
+    parts = path.removeprefix(f"{app_dir}/").split("/")
+    return (
+        app_dir.startswith("/")
+        and path.startswith(f"{app_dir}/")
+        and all(part not in ("", ".", "..") for part in parts)
+        and _is_text(path)
+    )
+
+
+def _is_text(value: str) -> bool:
+    return len(value) <= MAX_VALUE and printable(value, MAX_VALUE) == value and "\n" not in value
+
+
+def _text(value: object) -> str:
+    return printable(value, MAX_TEXT).replace("\n", " ") if isinstance(value, str) else ""
 
 
 class Records:
@@ -89,6 +176,8 @@ class Records:
 
     def __init__(self, host: Host, layout: Layout, report: Reporter) -> None:
         self.host, self.layout, self.report = host, layout, report
+        self._warned: set[str] = set()
+        """The records already reported as malformed: one warning each per run."""
 
     def _read(self, path: str, what: str) -> bytes | None:
         try:
@@ -112,9 +201,23 @@ class Records:
         self.host.write_file(self.layout.state_file, state.to_json())
 
     def release(self, color: str) -> Release | None:
-        raw = self._read(self.layout.release_file(color), f"the release record of {color}")
-        release = Release.from_json(raw) if raw else None
-        return release if release and release.color == color else None
+        """The color's release record; None when it is missing or malformed (with a warning)."""
+        path = self.layout.release_file(color)
+        raw = self._read(path, f"the release record of {color}")
+        if raw is None:
+            return None
+        release, problem = Release.parse(raw, self.layout.app_dir)
+        if release is not None and release.color != color:
+            problem = f"it names the color {release.color}"
+            release = None
+        if release is None and path not in self._warned:
+            self._warned.add(path)
+            self.report.warning(
+                f"the release record {path} is malformed ({problem}): {color} counts as having no "
+                "release (it cannot be rolled back to; nothing is deleted on its word); the next "
+                f"deploy of {color} writes a new one"
+            )
+        return release
 
     def write_release(self, release: Release) -> None:
         self.host.write_file(self.layout.release_file(release.color), release.to_json())

@@ -13,6 +13,7 @@ A template opts in by using `bluegreen_upstreams` (in `http {}`), `bluegreen_bac
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ NJS_MODULE_PATHS = (
     "/usr/lib64/nginx/modules/ngx_http_js_module.so",  # Fedora, RHEL
 )
 TEMPLATE_MARK = "$bluegreen_"
+MAX_VARIABLE_NAME = 46
+"""The longest variable name nginx's variables hash holds at its default bucket size (64 bytes on a
+64-bit build: 8 for the value, the name and 2 rounded up to 8, 8 for the bucket's end)."""
 SEAMLESS_MARK = "# bluegreen-switch: seamless (the active color is in the active-color file)\n"
 """The first line of a seamless config, instead of the color a reload-mode config names."""
 
@@ -50,6 +54,15 @@ def app_id(app_name: str) -> str:
 
 def upstream_name(app_name: str, color: str) -> str:
     return f"bluegreen_{app_id(app_name)}_{color}"
+
+
+def switch_variable(app_name: str) -> str:
+    """The variable that names the live color's upstream (without `$`): the app's name in it is cut
+    and given a hash of the whole name where it would not fit nginx's variables hash."""
+    name = app_id(app_name)
+    if len(f"bluegreen_{name}_upstream") > MAX_VARIABLE_NAME:
+        name = f"{name[:18]}_{hashlib.sha256(app_name.encode()).hexdigest()[:8]}"
+    return f"bluegreen_{name}_upstream"
 
 
 def template_variables(
@@ -74,13 +87,13 @@ def template_variables(
     )
     upstreams = (
         f"js_import bluegreen_{name} from {files.js_path};\n"
-        f"js_set $bluegreen_{name}_upstream bluegreen_{name}.upstream;\n{blocks}"
+        f"js_set ${switch_variable(app_name)} bluegreen_{name}.upstream;\n{blocks}"
     )
     main = f"load_module {files.module_path};\n" if files.module_path else ""
     return {
         "bluegreen_main": main,
         "bluegreen_upstreams": upstreams,
-        "bluegreen_backend": f"$bluegreen_{name}_upstream",
+        "bluegreen_backend": f"${switch_variable(app_name)}",
     }
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from pathlib import Path
 
 from bluegreen import cancellation
 from bluegreen.config import SECRET_INPUTS, parse_inputs
 from bluegreen.deploy import Result, run_command
-from bluegreen.envfile import quote_for_compose_v1, quote_for_compose_v2
+from bluegreen.envfile import EnvSyntaxError, quote_for_compose_v1, quote_for_compose_v2, read_env
 from bluegreen.errors import Failure
 from bluegreen.progress import Reporter, Timer
 from bluegreen.redact import redact, secret_fragments
@@ -48,14 +49,17 @@ def _execute(raw_inputs: Mapping[str, str], reporter: Reporter, workspace: Path)
 
 
 def secrets_of(raw_inputs: Mapping[str, str]) -> list[str]:
-    """The secret inputs, each `env` value alone, and each value as written in the env file
-    (compose quotes what it cannot parse in that form)."""
+    """The secret inputs, each `env` value alone (as written after its `=`, and as read, without
+    its quotes), and each value as written in the env file (compose quotes what it cannot parse in
+    that form)."""
     secrets = [raw_inputs.get(name) or "" for name in SECRET_INPUTS]
-    for line in (raw_inputs.get("env") or "").split("\n"):
-        _, equals, value = line.partition("=")
-        if equals:
-            for written in (quote_for_compose_v2(value), quote_for_compose_v1(value)):
-                secrets += [value, written, written[1:-1]]
+    env = raw_inputs.get("env") or ""
+    values = [line.partition("=")[2] for line in env.split("\n") if "=" in line]
+    with suppress(EnvSyntaxError):  # the input is refused; its lines are masked all the same
+        values += [value for _, value in read_env(env)]
+    for value in values:
+        for written in (quote_for_compose_v2(value), quote_for_compose_v1(value)):
+            secrets += [value, written, written[1:-1]]
     return secrets
 
 

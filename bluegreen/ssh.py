@@ -20,7 +20,7 @@ import paramiko
 
 from bluegreen.cancellation import shielded, shielding
 from bluegreen.errors import BluegreenError, InputError, TunnelForbidden, UnreadableFile
-from bluegreen.host import READ_LIMIT, CommandResult, Held, Stream, check_readable
+from bluegreen.host import READ_LIMIT, CommandResult, Held, Stream, check_readable, writing
 from bluegreen.sessions import Session, SessionBudget
 
 if TYPE_CHECKING:
@@ -333,18 +333,18 @@ class SshHost:
 
     def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         tmp = f"{path}.tmp-{secrets.token_hex(4)}"
-        with self._files() as sftp:
+        with writing(path, self.user), self._files() as sftp:
             with sftp.open(tmp, "wb") as handle:
                 sftp.chmod(tmp, mode)
                 handle.write(data)
             sftp.posix_rename(tmp, path)
 
     def rename(self, source: str, target: str) -> None:
-        with self._files() as sftp:
+        with writing(target, self.user), self._files() as sftp:
             sftp.posix_rename(source, target)
 
     def append_file(self, path: str, data: bytes) -> None:
-        with self._files() as sftp, sftp.open(path, "ab") as handle:
+        with writing(path, self.user), self._files() as sftp, sftp.open(path, "ab") as handle:
             handle.write(data)
 
     def read_file(self, path: str, *, limit: int = READ_LIMIT) -> bytes | None:

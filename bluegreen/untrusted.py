@@ -23,7 +23,10 @@ ELLIPSIS = "…"
 
 
 def printable(text: str, limit: int = 4000) -> str:
-    """`text` without control characters (tab and newline kept), at most `limit` characters."""
+    """`text` without control characters (tab and newline kept), at most `limit` characters.
+
+    A shortened text ends in ELLIPSIS: the screen (redact.redact) masks a secret's beginning left
+    just before it, so a secret cut here shows no part of itself."""
     cleaned = CONTROL.sub("", ESCAPE_SEQUENCE.sub("", text))
     if len(cleaned) <= limit:
         return cleaned

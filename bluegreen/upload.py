@@ -3,21 +3,18 @@ color's files are not touched), with bluegreen's env file and compose override b
 
 from __future__ import annotations
 
-import secrets
-from datetime import UTC, datetime
-
 from bluegreen import commands
 from bluegreen.colors import project_name
 from bluegreen.config import env_file_text
 from bluegreen.host_run import SHARED, HostRun, now_iso
 from bluegreen.overrides import project_override
-from bluegreen.records import Release
+from bluegreen.records import Release, new_release_id
 
 
 def upload(run: HostRun, target: str) -> Release:
     """Upload the target color's files; returns its release (not yet started, not recorded)."""
     layout, bundle, config = run.layout, run.config.bundles[target], run.config
-    release_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S-") + secrets.token_hex(3)
+    release_id = new_release_id()
     files_dir = layout.files_dir(target, release_id)
     roots = [files_dir, layout.shared_dir] if config.shared_services else [files_dir]
     parents = {f"{root}/{u.remote}".rsplit("/", 1)[0] for root in roots for u in bundle.uploads}

@@ -10,12 +10,11 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import docker
 
-from lab import keys, recipes
+from lab import fleet, keys, recipes
 from lab.build import ensure_images
 from lab.cleanup import remove_lab_resources
 from lab.compose import run_compose
@@ -55,20 +54,16 @@ def _write_keys(paths: LabPaths) -> bool:
     """Creates the keys that are missing (a running lab keeps its keys; a new server flavour gets
     its host key alone). Returns True when the client key is new: running servers must then be
     recreated, as they authorize the old one."""
-    fresh_client = not _key_pair_exists(paths.client_key)
+    fresh_client = not keys.key_pair_exists(paths.client_key)
     if fresh_client:
         say("generating the client key")
         client_public = keys.write_key_pair(paths.client_key, "bluegreen-lab-client")
         keys.write_authorized_keys(paths.authorized_keys, [client_public])
-    for flavour in SERVER_FLAVOURS:
-        if fresh_client or not _key_pair_exists(paths.host_key(flavour)):
+    for flavour in (*SERVER_FLAVOURS, *fleet.key_flavours(paths)):
+        if fresh_client or not keys.key_pair_exists(paths.host_key(flavour)):
             say(f"generating the host key of server {flavour}")
             keys.write_key_pair(paths.host_key(flavour), f"bluegreen-lab-server-{flavour}")
     return fresh_client
-
-
-def _key_pair_exists(private: Path) -> bool:
-    return private.is_file() and private.with_name(private.name + ".pub").is_file()
 
 
 def _write_env(paths: LabPaths) -> None:
@@ -96,10 +91,11 @@ def prepare() -> bool:
         ensure_images(docker.from_env(), recipes.ALL_IMAGES)
         paths.root.mkdir(parents=True, exist_ok=True)
         fresh_keys = _write_keys(paths)
-        keys.write_known_hosts(
-            paths.known_hosts,
-            [(HOST, port, keys.public_key_line(paths.host_key(f))) for f, port in _server_ports().items()],
-        )
+        servers = [
+            (HOST, port, keys.public_key_line(paths.host_key(flavour)))
+            for flavour, port in _server_ports().items()
+        ]
+        keys.write_known_hosts(paths.known_hosts, servers + fleet.known_hosts_entries(paths))
         for flavour in SERVER_FLAVOURS:
             home = paths.home(flavour)
             home.mkdir(parents=True, exist_ok=True)
@@ -150,7 +146,8 @@ def describe(paths: LabPaths) -> dict[str, Any]:
 
 
 def publish() -> dict[str, Any]:
-    """Waits for the started lab, pushes the demo and proxy images, writes lab.json."""
+    """Waits for the started lab, pushes the demo and proxy images, starts what is missing of the
+    fleet (lab/fleet.py), writes lab.json."""
     paths = lab_paths()
     p = ports()
     with lab_lock(paths):
@@ -164,6 +161,7 @@ def publish() -> dict[str, Any]:
             push(client, recipes.DEMO[version].tag, target)
         push(client, recipes.NGINX.tag, proxy_image())
         info = describe(paths)
+        info["fleet"] = fleet.up(paths)
         paths.info_file.write_text(json.dumps(info) + "\n")
         return info
 
@@ -177,10 +175,11 @@ def up() -> dict[str, Any]:
 
 
 def down() -> None:
-    """Removes the lab's containers, networks and volumes and those of deploys through it, then
-    the lab's keys, homes and files. Images and registry storage stay as the cache."""
+    """Removes the fleet, the lab's containers, networks and volumes and those of deploys through
+    it, then the lab's keys, homes and files. Images and registry storage stay as the cache."""
     paths = lab_paths()
     with lab_lock(paths):
+        fleet.down(paths)
         remove_lab_resources(docker.from_env(), paths.root)
         for directory in (paths.ssh_dir, paths.root / "home"):
             shutil.rmtree(directory, ignore_errors=True)

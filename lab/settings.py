@@ -5,6 +5,8 @@ dir and ports runs beside the shared one without touching it."""
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +61,44 @@ def ports() -> Ports:
 
 
 @dataclass(frozen=True)
+class FleetSettings:
+    """The lab's fleet: BLUEGREEN_LAB_FLEET hosts (0: none), each a network namespace with its own
+    Docker engine and sshd, on a private subnet that exists only in the namespaces the lab makes and on
+    the one veth end the root namespace reaches them through; a load balancer on 127.0.0.1."""
+
+    size: int
+    subnet: ipaddress.IPv4Network
+    lb_port: int
+    ssh_port: int = 22
+
+    @property
+    def root_address(self) -> str:
+        """The root namespace's address on the fleet's bridge (its veth end)."""
+        return str(self.subnet.network_address + 1)
+
+    def address(self, index: int) -> str:
+        """Host `index` (1-based) is .11, .12, ... of the subnet."""
+        return str(self.subnet.network_address + 10 + index)
+
+
+def fleet_settings() -> FleetSettings:
+    size = int(os.environ.get("BLUEGREEN_LAB_FLEET", "3"))
+    subnet = ipaddress.IPv4Network(os.environ.get("BLUEGREEN_LAB_FLEET_SUBNET", "10.218.0.0/24"))
+    room = subnet.num_addresses - 12
+    if not 0 <= size <= room:
+        raise ValueError(f"BLUEGREEN_LAB_FLEET={size}: from 0 to {room} hosts fit in {subnet}")
+    return FleetSettings(size=size, subnet=subnet, lb_port=_port("FLEET_LB", 18090))
+
+
+def fleet_names(name: str, size: int) -> tuple[str, str, list[str]]:
+    """(the bridge's namespace, the root namespace's veth end, the hosts' namespaces) of lab `name`.
+    The veth end lives in the root namespace, so its name is short (15 characters at most) and
+    unique per lab."""
+    short = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name}-fleet-br", f"bgf{short}", [f"{name}-fleet-h{i}" for i in range(1, size + 1)]
+
+
+@dataclass(frozen=True)
 class LabPaths:
     """Files of one lab under $BLUEGREEN_LAB_DIR."""
 
@@ -90,6 +130,11 @@ class LabPaths:
     def registry_data(self) -> Path:
         """Registry storage: kept by `lab down`, like the cached images."""
         return self.root / "registry"
+
+    @property
+    def fleet_dir(self) -> Path:
+        """The fleet's engines (data, sockets, pid files), deploy dirs, relay and load balancer."""
+        return self.root / "fleet"
 
     @property
     def env_file(self) -> Path:

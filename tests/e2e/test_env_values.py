@@ -1,4 +1,5 @@
 """`env` values reach the containers byte for byte, on compose v2 and on docker-compose 1.29.
+(A value that starts with a quote is read as compose reads a quoted value: test_dotenv_values.py.)
 
 Compose rewrites `env_file` values it reads unquoted ($VAR expanded, ` #...` cut, spaces
 trimmed); bluegreen quotes each value for the compose that reads it. Each value is read back
@@ -7,14 +8,14 @@ from inside the running container.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import docker
 import pytest
 
-from tests.e2e.apps import App, reset
+from tests.e2e.apps import App, Run, reset
 
 pytestmark = pytest.mark.lab
 
@@ -22,8 +23,8 @@ VALUES = {
     "DOLLAR_HOME": "s3cr3t$HOME\"q'x#y",
     "HASH_COMMENT": "pass #word",
     "BRACED_AND_DOUBLED": "a${BLUEGREEN_COLOR}b$$c",
-    "SINGLE_QUOTED": "'$USER'",
-    "DOUBLE_QUOTED": '"hunter2-secret',
+    "SINGLE_QUOTES_INSIDE": "x'$USER'",
+    "DOUBLE_QUOTE_INSIDE": 'x"hunter2-secret',
     "TRAILING_SPACES": "trailing  ",
     "LEADING_SPACES": "  leading",
     "BACKSLASHES": "back\\slash\\\\n\\",
@@ -59,16 +60,26 @@ def compose_with_env_file(lab: dict[str, Any], directory: Path) -> Path:
     return path
 
 
-def test_every_value_arrives_unchanged(app: App, lab: dict[str, Any], tmp_path: Path) -> None:
-    env = "".join(f"{key}={value}\n" for key, value in VALUES.items())
+def deploy_and_read_back(
+    app: App, lab: dict[str, Any], tmp_path: Path, env: str, keys: Iterable[str]
+) -> tuple[Run, str, dict[str, bytes]]:
+    """Deploy with this `env` input; the run, the color it started, and `printenv KEY` of each key
+    inside its container."""
     compose = compose_with_env_file(lab, tmp_path)
     run = app.deploy(lab["images"]["v1"], **{"compose-file": str(compose), "env": env})
     color = run.expect_ok()["active_color"]
     client = docker.from_env()
     label = f"com.docker.compose.project={app.name}-{color}"
     (container,) = client.containers.list(filters={"label": label})
-    arrived = {key: container.exec_run(["printenv", key]).output for key in VALUES}
+    arrived = {key: container.exec_run(["printenv", key]).output for key in keys}
     client.close()
+    assert all(isinstance(output, bytes) for output in arrived.values())
+    return run, str(color), cast(dict[str, bytes], arrived)
+
+
+def test_every_value_arrives_unchanged(app: App, lab: dict[str, Any], tmp_path: Path) -> None:
+    env = "".join(f"{key}={value}\n" for key, value in VALUES.items())
+    run, color, arrived = deploy_and_read_back(app, lab, tmp_path, env, VALUES)
     assert arrived == {key: value.encode() + b"\n" for key, value in VALUES.items()}
     env_file = app.app_dir / color / "app.env"
     assert env_file.stat().st_mode & 0o777 == 0o600

@@ -10,8 +10,14 @@ import paramiko
 
 
 def ssh_argv(
-    ssh_binary: str, lab: dict[str, Any], port: int, key: str | None = None, known: str | None = None
+    ssh_binary: str,
+    lab: dict[str, Any],
+    port: int,
+    key: str | None = None,
+    known: str | None = None,
+    host: str | None = None,
 ) -> list[str]:
+    """`host`: another address than the lab's (a fleet host's)."""
     return [
         ssh_binary,
         "-i",
@@ -28,7 +34,7 @@ def ssh_argv(
         "ConnectTimeout=10",
         "-p",
         str(port),
-        f"{lab['username']}@{lab['host']}",
+        f"{lab['username']}@{host or lab['host']}",
     ]
 
 
@@ -41,20 +47,23 @@ def ssh_run(
     key: str | None = None,
     known: str | None = None,
     timeout: float = 120,
+    host: str | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """`ssh ... deploy@127.0.0.1 COMMAND`; never raises on the exit code."""
-    argv = [*ssh_argv(ssh_binary, lab, port, key, known), command]
+    """`ssh ... deploy@127.0.0.1 COMMAND` (or deploy@host); never raises on the exit code."""
+    argv = [*ssh_argv(ssh_binary, lab, port, key, known, host), command]
     return subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout, check=False)
 
 
-def paramiko_client(lab: dict[str, Any], port: int, key_file: str | None = None) -> paramiko.SSHClient:
+def paramiko_client(
+    lab: dict[str, Any], port: int, key_file: str | None = None, host: str | None = None
+) -> paramiko.SSHClient:
     """A connected paramiko client that accepts only the host keys of the lab's known_hosts."""
     client = paramiko.SSHClient()
     client.load_host_keys(lab["known_hosts_file"])
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     key = paramiko.Ed25519Key.from_private_key_file(key_file or lab["ssh_key_file"])
     client.connect(
-        lab["host"],
+        host or lab["host"],
         port=port,
         username=lab["username"],
         pkey=key,

@@ -4,6 +4,7 @@ registry, compose v2 and v1, the demo app images, loopback-only listeners, and `
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,13 @@ import pytest
 
 from lab import lifecycle
 from lab.keys import write_key_pair, write_known_hosts
+from lab.netns import NETNS_DIR
 from lab.registry import registry_tags
 from lab.settings import (
     DEMO_REPOSITORY,
     LAB_LABEL,
     NGINX_REPOSITORY,
+    fleet_names,
     lab_name,
     lab_paths,
     ports,
@@ -426,6 +429,11 @@ def test_lab_down_removes_the_lab_and_what_deploys_left(
     paths = lab_paths()
     assert not paths.ssh_dir.exists() and not (paths.root / "home").exists()
     assert not paths.info_file.exists()
+    # The fleet: namespaces (engines stopped with them), the root's veth end, engines' data.
+    bridge, root_end, _ = fleet_names(lab_name(), 0)
+    assert [ns.name for ns in NETNS_DIR.glob(f"{bridge[: -len('br')]}*")] == []
+    assert subprocess.run(["ip", "link", "show", root_end], capture_output=True).returncode != 0
+    assert not paths.fleet_dir.exists()
 
     again = lifecycle.up()
     assert again == lab

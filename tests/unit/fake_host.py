@@ -415,6 +415,7 @@ class FakeHost:
     """The whole Host protocol, in memory. See the module docstring."""
 
     name = "fake-host"
+    user = "deploy"
 
     def __init__(
         self,
@@ -561,6 +562,9 @@ class FakeHost:
     def hold(self, argv: Sequence[str], ready_line: str, timeout: float) -> Held | CommandResult:
         if self.lock_taken_by_other:
             return CommandResult(tuple(argv), 75, "", "")
+        failure = next((f for f in self.command_failures if f.matches(tuple(argv))), None)
+        if failure:
+            return CommandResult(tuple(argv), failure.exit_code, "", failure.stderr)
         held = FakeHeld(tuple(argv))
         self.holds.append(held)
         return held

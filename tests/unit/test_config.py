@@ -181,3 +181,27 @@ def test_bad_app_env_line_is_named_without_its_value(text: str) -> None:
     assert str(caught.value) == (
         "input 'env': line 2 is not KEY=VALUE. Write one KEY=VALUE per line; keys are letters, digits, _"
     )
+
+
+def test_app_env_in_dotenv_syntax_arrives_without_its_quotes() -> None:
+    text = 'GREETING="hello world"\nKEY=\'literal $x\'\nPLAIN=a "b" #c\n'
+    assert parse_app_env(text) == (("GREETING", "hello world"), ("KEY", "literal $x"), ("PLAIN", 'a "b" #c'))
+    assert (
+        env_file_text(parse_app_env(text))
+        == 'GREETING="hello world"\nKEY="literal $$x"\nPLAIN="a \\"b\\" #c"\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('OK=1\nTOKEN="s3cr3t\n', 'line 2: the value of TOKEN opens a " quote that is never closed'),
+        ("TOKEN='s3cr3t'x\n", "line 1: the value of TOKEN has text after its closing quote"),
+    ],
+)
+def test_a_quote_that_does_not_close_is_refused_without_quoting_the_value(text: str, problem: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_app_env(text)
+    assert caught.value.input_name == "env"
+    assert caught.value.problem == problem
+    assert "s3cr3t" not in str(caught.value)

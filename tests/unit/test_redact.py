@@ -5,6 +5,7 @@ import pytest
 from bluegreen.errors import BluegreenError, InputError, RemoteCommandError
 from bluegreen.redact import redact, secret_fragments
 from bluegreen.run import Screen, ScreenedReporter, secrets_of
+from bluegreen.untrusted import printable
 
 HOSTILE = [
     "s3cr3t$HOME\"q'x#y",
@@ -105,3 +106,42 @@ def test_server_text_in_an_error_loses_its_escape_sequences() -> None:
     error = BluegreenError("holder: \x1b]0;pwned\x07\x1b[2Jdeployed")
     Screen([]).error(error)
     assert str(error) == "holder: deployed"
+
+
+def test_a_quoted_env_value_is_masked_without_its_quotes() -> None:
+    """Compose and the app see the value without quotes: that is what a log may echo."""
+    screen = Screen(secrets_of({"env": "DB_PASSWORD=\"hunter2 secret\"\nKEY='multi\nline-secret'\n"}))
+    assert screen.text("password hunter2 secret refused; key line-secret") == "password *** refused; key ***"
+
+
+# ---- a secret cut short by a cap shows no part of itself -----------------------------------------
+
+SECRET = "hunter2-secret-value"
+
+
+@pytest.mark.parametrize("kept", range(1, len(SECRET)))
+def test_a_secret_cut_at_a_cap_shows_none_of_its_beginning(kept: int) -> None:
+    """`printable` caps server text (500 characters here) before the screen sees it."""
+    screen = Screen(secrets_of({"env": f"TOKEN={SECRET}\n"}))
+    shown = screen.text(printable("x" * (499 - kept) + SECRET + " and more", 500))
+    assert shown == "x" * (499 - kept) + "***…"
+
+
+def test_a_secret_straddling_the_cap_of_a_remote_command_error_is_masked() -> None:
+    output = "y" * (4000 - 8) + SECRET + "\n"
+    error = RemoteCommandError("starting green", "docker compose up", 1, output)
+    Screen([SECRET]).error(error)
+    assert str(error).endswith("yyyy***…")
+    assert "hunt" not in str(error)
+
+
+def test_a_cut_line_of_a_multiline_secret_is_masked() -> None:
+    key = "-----BEGIN KEY-----\nAAAAbbbbCCCCddddEEEE\n-----END KEY-----\n"
+    screen = Screen([key])
+    assert screen.text(printable("z" * 490 + "AAAAbbbbCCCCddddEEEE", 500)) == "z" * 490 + "***…"
+
+
+def test_text_not_cut_before_the_ellipsis_keeps_what_is_no_secret() -> None:
+    screen = Screen([SECRET])
+    assert screen.text("waiting… hunte… x…") == "waiting… ***… x…"  # "hunte" begins the secret
+    assert screen.text("no cut here: hunter2-sec") == "no cut here: hunter2-sec"

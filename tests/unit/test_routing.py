@@ -55,6 +55,21 @@ def test_seamless_mode_defines_both_colors_and_reads_the_live_one_per_request() 
     assert variables == template_variables("shop-eu", PORTS, "blue", FILES)
 
 
+def test_the_switch_variable_fits_nginx_default_variables_hash_for_every_app_name_length() -> None:
+    """nginx refuses a variable name over 46 characters at its default variables_hash_bucket_size
+    (64): "could not build variables_hash" for any app name of 28 characters or more."""
+    names = ["a" * length for length in range(1, 64)] + [f"shop-eu-{'x' * 54}{n}" for n in (1, 2)]
+    backends = {template_variables(name, PORTS, "blue", FILES)["bluegreen_backend"] for name in names}
+    assert len(backends) == len(names)  # one variable per app, also where the name is cut
+    assert max(len(backend.removeprefix("$")) for backend in backends) == 46
+    assert template_variables("a" * 27, PORTS, "blue", FILES)["bluegreen_backend"] == (
+        "$bluegreen_" + "a" * 27 + "_upstream"  # names that always fitted keep their variable
+    )
+    long = template_variables("a" * 63, PORTS, "blue", FILES)
+    variable = long["bluegreen_backend"]
+    assert f"js_set {variable} bluegreen_{'a' * 63}.upstream;" in long["bluegreen_upstreams"]
+
+
 def test_the_default_template_is_the_same_for_both_colors_in_seamless_mode() -> None:
     def render(color: str, files: SeamlessFiles | None) -> str:
         route = Route(
