@@ -7,14 +7,8 @@ from bluegreen.colors import mark_route
 from bluegreen.host_run import HostRun
 from bluegreen.proxy import Candidate
 from bluegreen.render import Route, render_nginx
-from bluegreen.routing import (
-    SEAMLESS_MARK,
-    SeamlessFiles,
-    active_file,
-    njs_module,
-    template_variables,
-    uses_seamless,
-)
+from bluegreen.routing import SEAMLESS_MARK, SeamlessFiles, template_variables, uses_seamless
+from bluegreen.switch_file import seamless_candidate
 from bluegreen.verify import UPSTREAM_HEADER
 
 
@@ -48,9 +42,4 @@ def render_candidate(run: HostRun, target: str, live: str | None) -> Candidate:
                 "with a reload (see templates/nginx.conf.j2 for a template that switches seamlessly)"
             )
         return Candidate(mark_route(rendered, target).encode())
-    return Candidate(
-        (SEAMLESS_MARK + rendered).encode(),
-        js=njs_module(run.app, files.active_path).encode(),
-        active=active_file(run.app, target),
-        holding=active_file(run.app, live) if live else None,
-    )
+    return seamless_candidate(run.app, files, (SEAMLESS_MARK + rendered).encode(), target, live)

@@ -17,6 +17,7 @@ from bluegreen.lock import DeployLock
 from bluegreen.owner import check_owner
 from bluegreen.records import Release
 from bluegreen.state import State
+from bluegreen.switch_file import repair_active_file
 
 
 def preflight(run: HostRun) -> None:
@@ -49,7 +50,10 @@ def detect(run: HostRun) -> tuple[State | None, str | None]:
     if run.config.command != "status":
         run.ports = run.recorded_ports()
         routed = _settle_interrupted_switch(run, routed, recorded, running)
-    return state, live_color(routed, recorded, running)
+    live = live_color(routed, recorded, running)
+    if run.config.command != "status":
+        repair_active_file(run.proxy, run.app, live, lambda: run.check.serving_color(run.ports), run.report)
+    return state, live
 
 
 def _settle_interrupted_switch(

@@ -22,6 +22,7 @@ from bluegreen.kept import Kept, note_kept, put_back
 from bluegreen.owner import claim
 from bluegreen.proxy import Candidate
 from bluegreen.records import Release
+from bluegreen.smoke import SmokeCheck, run_smoke
 from bluegreen.start_color import start_kept, start_new
 from bluegreen.state import State
 from bluegreen.upload import upload
@@ -52,6 +53,8 @@ class Prepared:
     states: list[ContainerState] = field(default_factory=list)
     replaced_images: set[str] = field(default_factory=set)
     """The images the target's earlier containers used (removed once unused, after the switch)."""
+    smoke: tuple[SmokeCheck, ...] = ()
+    """The smoke paths' results on the target, before the switch."""
 
 
 class Prepare:
@@ -118,6 +121,7 @@ class Prepare:
                 states = run.gate.wait(
                     plan.target, project, run.ports[plan.target], lambda: _fail_early(validation)
                 )
+            smoke = _smoke(run, plan)
             with run.timer.phase("validate"):
                 validation.result()
                 run.report.info("nginx -t: the new config is valid")
@@ -125,7 +129,7 @@ class Prepare:
         except BaseException:
             self.undo()
             raise
-        return Prepared(plan, candidate, release, states, replaced)
+        return Prepared(plan, candidate, release, states, replaced, smoke)
 
     def _replacing(self) -> None:
         self.touched = True
@@ -162,6 +166,16 @@ class Prepare:
             run.report.warning(f"could not take {plan.target} away again: {exc}")
             return False
         return True
+
+
+def _smoke(run: HostRun, plan: Plan) -> tuple[SmokeCheck, ...]:
+    """The smoke paths on the new color, before the switch (a rollback's color ran already)."""
+    config = run.config
+    if not config.smoke_paths or plan.outcome != DEPLOYED:
+        return ()
+    with run.timer.phase("smoke"):
+        port = run.ports[plan.target]
+        return run_smoke(run.host, plan.target, port, config.smoke_paths, config.smoke_timeout, run.report)
 
 
 def _fail_early(validation: Future[None]) -> None:

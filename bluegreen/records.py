@@ -94,7 +94,6 @@ class Release:
 
 MAX_RELEASE_BYTES = 256 * 1024
 MAX_TEXT = 300
-MAX_TEMPLATE = 128 * 1024
 RELEASE_ID = re.compile(r"[0-9]{8}T[0-9]{6}-[0-9a-f]{6}")
 """What `new_release_id` makes; nothing else names a release directory."""
 CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
@@ -107,11 +106,6 @@ ENVIRONMENT_KEY = re.compile(r"BLUEGREEN_[A-Z0-9_]{1,64}")
 def new_release_id() -> str:
     """A new release's id (and its directory's name): the UTC time, then 6 random hex digits."""
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S-") + secrets.token_hex(3)
-
-
-def _template(value: object) -> str:
-    """A recorded template: rendered in the sandbox and checked by `nginx -t` before it is used."""
-    return value if isinstance(value, str) and len(value) <= MAX_TEMPLATE else ""
 
 
 class _Malformed(Exception):
@@ -169,6 +163,11 @@ def _is_text(value: str) -> bool:
 
 def _text(value: object) -> str:
     return printable(value, MAX_TEXT).replace("\n", " ") if isinstance(value, str) else ""
+
+
+def _template(value: object) -> str:
+    """The nginx template the release was rendered from (bounded by the record's own size cap)."""
+    return value if isinstance(value, str) else ""
 
 
 class Records:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from bluegreen.smoke import SmokeCheck
+
 
 @dataclass(frozen=True)
 class Result:
@@ -21,6 +23,8 @@ class Result:
     certificate_expires: str = ""
     switch_mode: str = ""
     """`seamless` (njs picks the color per request: nothing reloaded) or `reload`."""
+    smoke: tuple[SmokeCheck, ...] = ()
+    """The smoke paths' results (`smoke-paths`), in order."""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -15,6 +15,7 @@ from bluegreen.prepare import Prepare, Prepared
 from bluegreen.result import Result
 from bluegreen.state import State
 from bluegreen.switch import BlueGreen, Strategy
+from bluegreen.switch_file import warn_about_active_file
 
 
 class OneHost:
@@ -61,6 +62,7 @@ class OneHost:
             deployed_by=run.actor,
             certificate_expires=run.check.certificate.expires if run.check.certificate else "",
             switch_mode=run.switch_mode,
+            smoke=prepared.smoke,
         )
 
     def status(self) -> Result:
@@ -74,6 +76,7 @@ class OneHost:
                     "interrupted during its switch); the next deploy or rollback puts the file back"
                 )
                 live = served
+            warn_about_active_file(run.proxy, run.app, served, run.report)
             holder = lock_holder(run.host, run.layout) if is_locked(run.host, run.layout) else ""
         current = state if state and state.active_color == live else None
         return Result(
