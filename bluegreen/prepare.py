@@ -73,10 +73,10 @@ class Prepare:
         run.find_compose_soon()  # while detecting
         with run.timer.phase("detect"):
             state, live = detect(run)
-            claim(run.host.docker(), run.app, run.layout.app_dir)
             target = other(live) if live else FIRST_COLOR
             run.live, run.target = live, target
             choose_ports(run, target, live)
+            claim(run.host.docker(), run.app, run.layout.app_dir)
             run.report.info(f"live color: {live or 'none (first deploy)'}; deploying {target}")
             run.find_switch_mode()
         candidate = render_candidate(run, target, live)

@@ -617,3 +617,22 @@ def test_a_new_port_for_the_live_color_applies_when_it_is_started_again(
     assert fake.engine.ops("kill") == [("kill", f"{PROXY}-nginx-1")]
     assert any(line.startswith("switched with a reload") for line in reporter.infos), reporter.infos
     assert fake.proxy_route() == "green"
+
+
+def test_a_port_the_other_color_still_holds_is_refused_before_anything_changes(
+    fake: FakeHost, workspace: Path
+) -> None:
+    deployed(fake, workspace, "v1", "v2")  # green live on 8082
+    fake.clear_records()
+
+    with pytest.raises(Failure) as caught:
+        run_command(
+            inputs(workspace, "deploy", "v3", **{"blue-port": "8082", "green-port": "8090"}), fake, Recorder()
+        )
+
+    assert str(caught.value) == (
+        "blue-port 8082 is the port green was started with and still holds; give blue another port "
+        "(change one color's port per deploy); nothing was changed"
+    )
+    assert_nothing_changed(fake, [])
+    assert fake.proxy_route() == "green"
