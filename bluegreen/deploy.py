@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
 from bluegreen import commands
+from bluegreen.appdata import AppData, data_paths, kept_releases, refuse_include_on_v1
 from bluegreen.colors import FIRST_COLOR, live_color, mark_route, other, project_name
 from bluegreen.commands import Compose
 from bluegreen.compose_program import find_compose
@@ -31,7 +32,6 @@ from bluegreen.containers import (
     remove_unused_images,
     running_colors,
     start_containers,
-    stop_project,
 )
 from bluegreen.docker_state import ContainerState
 from bluegreen.errors import BluegreenError, Cancelled, Failure, RemoteCommandError, UnreadableFile
@@ -57,6 +57,7 @@ from bluegreen.routing import (
     uses_seamless,
 )
 from bluegreen.state import State
+from bluegreen.stopped_color import restore_restart_policies, stop_color
 from bluegreen.untrusted import printable
 from bluegreen.user_proxy import UserProxy
 from bluegreen.verify import UPSTREAM_HEADER, ProxyCheck
@@ -147,6 +148,7 @@ class Deployment:
         self._preflight()
         with self._locked():
             self._compose_program = self._background.submit(find_compose, self.host)  # while detecting
+            refuse_include_on_v1(self.config.bundles, self._compose_cmd, self.host.name)
             with self.timer.phase("detect"):
                 state, live = self._detect()
                 claim(self.host.docker(), self.app, self.layout.app_dir)
@@ -378,7 +380,12 @@ class Deployment:
         env_text = env_file_text(self.config.app_env, compose_v1=compose_v1).encode()
         shared = self.config.shared_services
         shared_volumes = bundle.volumes_of(shared)
-        overrides = {target: project_override(self.app, project_name(self.app, SHARED), shared_volumes)}
+        live_release = self.records.release(self.live) if self.live else None
+        parts = AppData(self.host, layout, self.app, self.report).prepare(
+            bundle, target, shared, live_release, bool(self.config.app_env)
+        )
+        shared_project = project_name(self.app, SHARED)
+        overrides = {target: project_override(self.app, shared_project, shared_volumes, parts)}
         if shared:
             overrides[SHARED] = project_override(self.app)
         for owner, override in overrides.items():
@@ -414,6 +421,7 @@ class Deployment:
             validation = self._background.submit(self.proxy.validate, candidate)
             with self.timer.phase("start"):
                 self._bring_up(plan)
+                restore_restart_policies(self.host, self.layout, target)
             with self.timer.phase("health"):
                 states = self.gate.wait(
                     target, project, self.config.ports[target], lambda: _fail_early(validation)
@@ -516,7 +524,7 @@ class Deployment:
                 with self.timer.phase("stop-old"):
                     if plan.live == plan.target:  # never stop the color just switched to
                         raise BluegreenError(f"refusing to stop {plan.live}: it is the color now serving")
-                    stop_project(self.host.docker(), project_name(self.app, plan.live))
+                    stop_color(self.host, self.layout, self.app, plan.live)
             step = "cleanup"
             self._remove_older_releases(release)  # not before the switch: it would wait on this
             self._remove_unused(replaced_images)
@@ -538,7 +546,7 @@ class Deployment:
                 self.report.warning(
                     f"stopping {plan.target} again; nginx and the live color were not touched"
                 )
-                stop_project(self.host.docker(), project)
+                stop_color(self.host, self.layout, self.app, plan.target)
             else:
                 self.report.warning(f"tearing down {plan.target}; nginx and the live color were not touched")
                 remove_project(self.host.docker(), project)
@@ -572,7 +580,13 @@ class Deployment:
     def _remove_older_releases(self, release: Release) -> None:
         """The target's earlier files: its containers now run from this release's."""
         folder = self.layout.releases_dir(release.color)
-        result = self.host.run(commands.remove_all_but(folder, release.release_id))
+        data = data_paths(self.config.bundles[release.color]) if self.config.bundles else ()
+        result = self.host.run(commands.remove_older_releases(folder, release.release_id, data))
+        for kept in kept_releases(result.stdout):
+            self.report.warning(
+                f"kept the older release {kept}: it holds what the app wrote; move that into "
+                f'{self.layout.data_dir} (see the README, "Where your app\'s data lives") or remove it'
+            )
         if not result.ok:
             self.report.warning(
                 f"could not remove older releases in {folder}: {printable(result.stderr.strip(), 500)}"

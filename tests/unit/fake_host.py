@@ -31,6 +31,7 @@ from typing import Any
 
 import docker.errors
 
+from bluegreen import commands
 from bluegreen.errors import UnreadableFile
 from bluegreen.host import READ_LIMIT, CommandResult, Held
 
@@ -127,6 +128,7 @@ class FakeContainer:
         """nginx only: the config it runs (read at start and at each HUP)."""
         self.labels: dict[str, str] = {}
         """Labels besides the compose project and service."""
+        self.restart_policy: dict[str, Any] = {"Name": "unless-stopped"}
 
     @property
     def is_nginx(self) -> bool:
@@ -144,7 +146,7 @@ class FakeContainer:
                 "Image": self.image,
                 "Labels": {PROJECT_LABEL: self.project, SERVICE_LABEL: self.service, **self.labels},
             },
-            "HostConfig": {"RestartPolicy": {"Name": "unless-stopped"}},
+            "HostConfig": {"RestartPolicy": dict(self.restart_policy)},
         }
 
     def start(self) -> None:
@@ -153,6 +155,11 @@ class FakeContainer:
         if self.is_nginx:
             self.loaded = self._engine.live_config()
             self.workers = [self._engine.worker(), self._engine.worker()]
+
+    def update(self, restart_policy: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        self._engine.act("update", self)
+        if restart_policy is not None:
+            self.restart_policy = dict(restart_policy)
 
     def stop(self, timeout: int = 10) -> None:
         self._engine.act("stop", self)
@@ -434,6 +441,8 @@ class FakeHost:
         """path -> what write_file of that path raises (an SFTP failure, say)."""
         self.argvs: list[tuple[str, ...]] = []
         self.unscripted: list[tuple[str, ...]] = []
+        self.data_dirs: list[str] = []
+        """The data folders commands.make_data_dir was asked to make."""
         self.command_failures: list[CommandFailure] = []
         self.answers: dict[int, tuple[int, dict[str, str]]] = {}
         """port -> (status, headers) answered instead of the modelled answer."""
@@ -493,11 +502,10 @@ class FakeHost:
             for path in argv[argv.index("--") + 1 :]:
                 self.files.pop(path, None)
             return ok
-        if argv[:1] == ("find",) and "-name" in argv:  # commands.remove_all_but
-            folder, keep = argv[1], argv[argv.index("-name") + 1]
-            for path in [p for p in self.files if p.startswith(f"{folder}/")]:
-                if path[len(folder) + 1 :].split("/", 1)[0] != keep:
-                    del self.files[path]
+        if argv[:2] == ("sh", "-c") and argv[2] == commands._REMOVE_OLDER_RELEASES:
+            return self._remove_older_releases(argv)
+        if argv[:2] == ("sh", "-c") and argv[2] == commands._MAKE_DATA_DIR:
+            self.data_dirs.append(argv[4])
             return ok
         if argv[:2] == ("flock", "--nonblock"):
             return CommandResult(argv, 1, "", "") if self.lock_taken_by_other else ok
@@ -515,6 +523,21 @@ class FakeHost:
             return CommandResult(argv, 0, f"ran {' '.join(compose.args)}\n", "")
         self.unscripted.append(argv)
         return CommandResult(argv, 127, "", f"fake host: no script for {argv}")
+
+    def _remove_older_releases(self, argv: tuple[str, ...]) -> CommandResult:
+        """As commands.remove_older_releases, except ownership (the fake's files have no owner)."""
+        folder, keep, data = argv[4], argv[5], argv[6:]
+        releases = {p[len(folder) + 1 :].split("/", 1)[0] for p in self.files if p.startswith(f"{folder}/")}
+        kept = []
+        for release in sorted(releases - {keep}):
+            inside = [p for p in self.files if p.startswith(f"{folder}/{release}/")]
+            held = next((d for d in data if any(f"/{release}/{d}/" in p for p in inside)), "")
+            if held:
+                kept.append(f"{commands.KEPT_RELEASE} {folder}/{release} ({held})\n")
+                continue
+            for path in inside:
+                del self.files[path]
+        return CommandResult(argv, 0, "".join(kept), "")
 
     def _compose(self, call: ComposeCall) -> None:
         containers = self.engine.project(call.project)
