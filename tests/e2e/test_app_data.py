@@ -1,0 +1,200 @@
+"""Issue 16 in the lab: what the app wrote is kept across deploys, a failed deploy and a rollback,
+seen by whichever color serves; a stopped color has no restart policy; the `env` values reach a
+compose file that does not name ${BLUEGREEN_ENV_FILE}; `extends` and `include` files are uploaded.
+All under load: 0 failed requests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import pytest
+
+from lab.traffic import describe_failures, failures
+from tests.e2e.apps import ROOT, App, Run, live, reset, under_load
+
+pytestmark = pytest.mark.lab
+
+EXAMPLE = (ROOT / "lab" / "example" / "compose.yml").read_text()
+HEALTHCHECK = EXAMPLE[EXAMPLE.index("    healthcheck:") :]
+
+SINGLE = """include: [extra/sidecar.yml]
+services:
+  web:
+    extends: {file: base/web.yml, service: web}
+    image: "${BLUEGREEN_IMAGE}"
+    ports:
+      - "127.0.0.1:${BLUEGREEN_PORT}:8000"
+    restart: always
+    volumes:
+      - ./uploads:/app/uploads
+      - data:/var/lib/app
+volumes:
+  data: {}
+"""
+BASE = (
+    """services:
+  web:
+    environment:
+      BLUEGREEN_COLOR: "${BLUEGREEN_COLOR}"
+"""
+    + HEALTHCHECK
+)
+SIDECAR = """services:
+  sidecar:
+    image: "${BLUEGREEN_IMAGE}"
+    restart: always
+"""
+
+
+def per_color(color: str, app: str) -> str:
+    """The blog's per-color file: container_name, restart: always, ./logs."""
+    return (
+        f"""services:
+  {app}-{color}:
+    image: "${{BLUEGREEN_IMAGE}}"
+    container_name: {app}-{color}
+    ports:
+      - "127.0.0.1:${{BLUEGREEN_PORT}}:8000"
+    restart: always
+    environment:
+      - BLUEGREEN_COLOR={color}
+    volumes:
+      - ./logs:/logs
+"""
+        + HEALTHCHECK
+    )
+
+
+def serving_container(app: App, color: str, service: str) -> Any:
+    client = docker.from_env()
+    label = [f"com.docker.compose.project={app.name}-{color}", f"com.docker.compose.service={service}"]
+    (container,) = client.containers.list(filters={"label": label, "status": "running"})
+    return container
+
+
+def read_in(container: Any, path: str) -> str:
+    code, output = container.exec_run(["cat", path])
+    assert code == 0, output
+    return str(output.decode())
+
+
+def policies(app: App, color: str) -> set[str]:
+    client = docker.from_env()
+    label = f"com.docker.compose.project={app.name}-{color}"
+    containers = client.containers.list(all=True, filters={"label": label})
+    return {c.attrs["HostConfig"]["RestartPolicy"]["Name"] for c in containers}
+
+
+def checked(run: Run, records: list[Any], ok: bool = True) -> None:
+    print(f"requests: {len(records)} sent, {len(failures(records))} failed; exit {run.exit_code}")
+    assert failures(records) == [], describe_failures(records)
+    assert len(records) > 100
+    assert (run.exit_code == 0) is ok, run.stderr
+    assert "Permission denied" not in run.stderr
+
+
+def other(color: str) -> str:
+    return "green" if color == "blue" else "blue"
+
+
+@contextlib.contextmanager
+def fresh(app: App, volumes: tuple[str, ...] = ()) -> Iterator[App]:
+    def clean() -> None:
+        reset(app)
+        client = docker.from_env()
+        for name in volumes:
+            with contextlib.suppress(docker.errors.NotFound):
+                client.volumes.get(name).remove(force=True)
+
+    clean()
+    yield app
+    clean()
+
+
+def test_a_single_compose_files_uploads_and_volume_are_kept_and_env_reaches_the_app(
+    lab: dict[str, Any], tmp_path: Path
+) -> None:
+    (tmp_path / "base").mkdir()
+    (tmp_path / "extra").mkdir()
+    (tmp_path / "compose.yml").write_text(SINGLE)
+    (tmp_path / "base" / "web.yml").write_text(BASE)
+    (tmp_path / "extra" / "sidecar.yml").write_text(SIDECAR)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config").write_text("[http]\n\textraheader = AUTHORIZATION: basic c2VjcmV0\n")
+    app = App(
+        lab, name="appdata-single", http_port=21000, blue_port=21001, green_port=21002, workspace=tmp_path,
+        extra={"compose-file": "compose.yml", "env": "GREETING=hello from env\n"},
+    )  # fmt: skip
+    images = lab["images"]
+    with fresh(app, ("appdata-single_data",)):
+        app.deploy(images["v1"]).expect_ok()
+        web = serving_container(app, "blue", "web")
+        assert "GREETING=hello from env" in web.exec_run(["env"]).output.decode()
+        code, _ = web.exec_run(
+            [
+                "sh",
+                "-c",
+                "echo photo-of-v1 > /app/uploads/photo.txt && echo state-of-v1 > /var/lib/app/state.txt",
+            ]
+        )
+        assert code == 0
+        assert serving_container(app, "blue", "sidecar")  # the included file's service runs
+        assert not list(app.app_dir.rglob(".git"))
+
+        # A rollback after a failed deploy is issue 16.4 (another change): the rollback comes first.
+        steps = [(images["v2"], True), (images["slow-start"], True), ("", True), (images["broken"], False)]
+        steps.append((images["v1"], True))
+        for image, ok in steps:
+            action = (
+                (lambda i=image: app.deploy(i, **{"health-timeout": "30"}))
+                if image
+                else (lambda: app.run("rollback"))
+            )
+            run, records = under_load(action, app)
+            checked(run, records, ok)
+            _, color = live(app)
+            web = serving_container(app, color, "web")
+            assert read_in(web, "/app/uploads/photo.txt") == "photo-of-v1\n", (image, color)
+            assert read_in(web, "/var/lib/app/state.txt") == "state-of-v1\n", (image, color)
+            assert "GREETING=hello from env" in web.exec_run(["env"]).output.decode()
+            assert policies(app, color) == {"always"}
+            assert policies(app, other(color)) <= {"no"}, "a stopped color must not come back"
+        assert live(app)[0] == "v1"
+        assert (app.app_dir / "data" / "uploads" / "photo.txt").read_text() == "photo-of-v1\n"
+
+
+def test_the_blogs_per_color_files_keep_their_logs(lab: dict[str, Any], tmp_path: Path) -> None:
+    name = "appdata-blog"
+    for color in ("blue", "green"):
+        (tmp_path / f"docker-compose.{color}.yml").write_text(per_color(color, name))
+    app = App(
+        lab, name=name, http_port=21010, blue_port=21011, green_port=21012, workspace=tmp_path,
+        extra={"compose-file": "docker-compose.{color}.yml"},
+    )  # fmt: skip
+    images = lab["images"]
+    with fresh(app):
+        app.deploy(images["v1"]).expect_ok()
+        blue = serving_container(app, "blue", f"{name}-blue")
+        assert blue.exec_run(["sh", "-c", "echo written-by-v1 >> /logs/app.log"]).exit_code == 0
+        steps = [(images["v2"], True), (images["slow-start"], True), ("", True), (images["broken"], False)]
+        steps.append((images["v1"], True))
+        for image, ok in steps:
+            action = (
+                (lambda i=image: app.deploy(i, **{"health-timeout": "30"}))
+                if image
+                else (lambda: app.run("rollback"))
+            )
+            run, records = under_load(action, app)
+            checked(run, records, ok)
+            _, color = live(app)
+            container = serving_container(app, color, f"{name}-{color}")
+            assert read_in(container, "/logs/app.log") == "written-by-v1\n", (image, color)
+            assert policies(app, color) == {"always"}
+            assert policies(app, other(color)) <= {"no"}, "a stopped color must not come back"
+        assert live(app)[0] == "v1"
