@@ -127,9 +127,12 @@ for release in "$folder"/*; do
   [ "${release##*/}" = "$keep" ] && continue
   held=""
   for data in "$@"; do
-    if [ -d "$release/$data" ] && [ ! -L "$release/$data" ]; then held=$data; break; fi
+    [ -d "$release/$data" ] && [ ! -L "$release/$data" ] || continue
+    if [ -n "$(ls -A -- "$release/$data")" ]; then held=$data; break; fi
   done
-  if [ -z "$held" ] && [ -n "$(find "$release" ! -user "$me" -print -quit 2>/dev/null)" ]; then
+  # An empty directory Docker made holds nothing (and its parent's owner may remove it).
+  found=$(find "$release" ! -user "$me" ! \( -type d -empty \) -print -quit 2>/dev/null)
+  if [ -z "$held" ] && [ -n "$found" ]; then
     held="files the deploy user does not own"
   fi
   if [ -n "$held" ]; then echo "bluegreen-kept $release ($held)"; continue; fi
@@ -140,9 +143,9 @@ done
 
 def remove_older_releases(directory: str, keep: str, data_paths: Sequence[str]) -> list[str]:
     """Remove a color's older release directories, except keep, and except any that holds what an
-    app wrote: a data folder of the app (a real directory, not bluegreen's symlink) or anything not
-    owned by the deploy user (a container made it). Each kept one is printed as `bluegreen-kept
-    PATH (WHY)`."""
+    app wrote: a data folder of the app with something in it (a real directory, not bluegreen's
+    symlink), or anything but an empty directory that the deploy user does not own (a container
+    made it). Each kept one is printed as `bluegreen-kept PATH (WHY)`."""
     _refuse_widening(directory, keep)
     return ["sh", "-c", _REMOVE_OLDER_RELEASES, "sh", directory, keep, *data_paths]
 

@@ -7,6 +7,9 @@ All under load: 0 failed requests.
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -198,3 +201,77 @@ def test_the_blogs_per_color_files_keep_their_logs(lab: dict[str, Any], tmp_path
             assert policies(app, color) == {"always"}
             assert policies(app, other(color)) <= {"no"}, "a stopped color must not come back"
         assert live(app)[0] == "v1"
+
+
+BEFORE_ISSUE_16 = "2069356"
+"""main before issue 16: a bind source lived in each release folder, a named volume per color."""
+
+UPGRADED = (
+    """services:
+  web:
+    image: "${BLUEGREEN_IMAGE}"
+    ports:
+      - "127.0.0.1:${BLUEGREEN_PORT}:8000"
+    restart: always
+    environment:
+      BLUEGREEN_COLOR: "${BLUEGREEN_COLOR}"
+    volumes:
+      - ./uploads:/app/uploads
+      - data:/var/lib/app
+"""
+    + HEALTHCHECK
+    + "volumes:\n  data: {}\n"
+)
+
+
+def earlier_bluegreen(tmp_path: Path) -> Path:
+    """The package as it was before issue 16, from the repository's history."""
+    target = tmp_path / "earlier"
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", BEFORE_ISSUE_16, "bluegreen", "action.yml"],
+        capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True, timeout=60)
+    return target
+
+
+def run_with(package: Path, app: App, command: str, image: str) -> Run:
+    argv = [sys.executable, "-m", "bluegreen", command, *app.flags(image), "--json"]
+    env = {**os.environ, "PYTHONPATH": str(package)}
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=app.workspace, env=env)
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+def test_the_data_of_deploys_before_the_upgrade_is_adopted(lab: dict[str, Any], tmp_path: Path) -> None:
+    earlier = earlier_bluegreen(tmp_path)
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "compose.yml").write_text(UPGRADED)
+    app = App(
+        lab, name="appdata-upgrade", http_port=21020, blue_port=21021, green_port=21022, workspace=workspace,
+        extra={"compose-file": "compose.yml"},
+    )  # fmt: skip
+    images = lab["images"]
+    with fresh(app, ("appdata-upgrade_data", "appdata-upgrade-blue_data", "appdata-upgrade-green_data")):
+        for image in (images["v1"], images["v2"]):
+            run = run_with(earlier, app, "deploy", image)
+            assert run.exit_code == 0, run.stderr
+        web = serving_container(app, "green", "web")
+        write = "echo photo > /app/uploads/photo.txt; echo state > /var/lib/app/s.txt"
+        code, _ = web.exec_run(["sh", "-c", write])
+        assert code == 0
+        assert not (app.app_dir / "data").exists()
+
+        for image in (images["v1"], images["v2"], images["slow-start"]):
+            run, records = under_load(lambda i=image: app.deploy(i, **{"health-timeout": "30"}), app)
+            checked(run, records)
+            print("\n".join(line for line in run.stderr.splitlines() if "adopted" in line or "kept" in line))
+            if image == images["v1"]:
+                assert "adopted the data of earlier deploys" in run.stderr
+                assert "adopted the live color's volume appdata-upgrade-green_data" in run.stderr
+            _, color = live(app)
+            web = serving_container(app, color, "web")
+            assert read_in(web, "/app/uploads/photo.txt") == "photo\n", (image, color)
+            assert read_in(web, "/var/lib/app/s.txt") == "state\n", (image, color)
+        assert (app.app_dir / "data" / "uploads" / "photo.txt").read_text() == "photo\n"

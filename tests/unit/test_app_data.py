@@ -114,12 +114,13 @@ def test_the_cleanup_script_never_reaches_a_data_folder(tmp_path: Path) -> None:
     releases, data = tmp_path / "blue" / "releases", tmp_path / "data"
     (data / "uploads").mkdir(parents=True)
     (data / "uploads" / "photo.jpg").write_text("photo")
-    for release in ("r1", "r2", "r3", "r4"):
+    for release in ("r1", "r2", "r3", "r4", "r5"):
         (releases / release).mkdir(parents=True)
         (releases / release / "compose.yml").write_text("services: {}\n")
     (releases / "r1" / "uploads").symlink_to(data / "uploads")  # an adopted folder's old place
     (releases / "r2" / "uploads").mkdir()
     (releases / "r2" / "uploads" / "old.jpg").write_text("written by the app before an upgrade")
+    (releases / "r5" / "uploads").mkdir()  # made by Docker for a mount, nothing written in it
     result = run_script(commands.remove_older_releases(str(releases), "r4", ["uploads"]))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in releases.iterdir()) == ["r2", "r4"]
