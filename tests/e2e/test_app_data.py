@@ -10,7 +10,7 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,13 @@ def checked(run: Run, records: list[Any], ok: bool = True) -> None:
     assert "Permission denied" not in run.stderr
 
 
+def step(app: App, image: str) -> Callable[[], Run]:
+    """Deploy image, or roll back when none is given."""
+    if not image:
+        return lambda: app.run("rollback")
+    return lambda: app.deploy(image, **{"health-timeout": "30"})
+
+
 def other(color: str) -> str:
     return "green" if color == "blue" else "blue"
 
@@ -154,12 +161,7 @@ def test_a_single_compose_files_uploads_and_volume_are_kept_and_env_reaches_the_
         steps = [(images["v2"], True), (images["slow-start"], True), ("", True), (images["broken"], False)]
         steps.append((images["v1"], True))
         for image, ok in steps:
-            action = (
-                (lambda i=image: app.deploy(i, **{"health-timeout": "30"}))
-                if image
-                else (lambda: app.run("rollback"))
-            )
-            run, records = under_load(action, app)
+            run, records = under_load(step(app, image), app)
             checked(run, records, ok)
             _, color = live(app)
             web = serving_container(app, color, "web")
@@ -172,13 +174,16 @@ def test_a_single_compose_files_uploads_and_volume_are_kept_and_env_reaches_the_
         assert (app.app_dir / "data" / "uploads" / "photo.txt").read_text() == "photo-of-v1\n"
 
 
-def test_the_blogs_per_color_files_keep_their_logs(lab: dict[str, Any], tmp_path: Path) -> None:
-    name = "appdata-blog"
+@pytest.mark.parametrize("compose_v1", [False, True], ids=["compose-v2", "compose-v1"])
+def test_the_blogs_per_color_files_keep_their_logs(
+    lab: dict[str, Any], tmp_path: Path, compose_v1: bool
+) -> None:
+    name, port = ("appdata-blog1", 21050) if compose_v1 else ("appdata-blog", 21010)
     for color in ("blue", "green"):
         (tmp_path / f"docker-compose.{color}.yml").write_text(per_color(color, name))
     app = App(
-        lab, name=name, http_port=21010, blue_port=21011, green_port=21012, workspace=tmp_path,
-        extra={"compose-file": "docker-compose.{color}.yml"},
+        lab, name=name, http_port=port, blue_port=port + 1, green_port=port + 2, workspace=tmp_path,
+        compose_v1=compose_v1, extra={"compose-file": "docker-compose.{color}.yml"},
     )  # fmt: skip
     images = lab["images"]
     with fresh(app):
@@ -188,12 +193,7 @@ def test_the_blogs_per_color_files_keep_their_logs(lab: dict[str, Any], tmp_path
         steps = [(images["v2"], True), (images["slow-start"], True), ("", True), (images["broken"], False)]
         steps.append((images["v1"], True))
         for image, ok in steps:
-            action = (
-                (lambda i=image: app.deploy(i, **{"health-timeout": "30"}))
-                if image
-                else (lambda: app.run("rollback"))
-            )
-            run, records = under_load(action, app)
+            run, records = under_load(step(app, image), app)
             checked(run, records, ok)
             _, color = live(app)
             container = serving_container(app, color, f"{name}-{color}")
@@ -264,7 +264,7 @@ def test_the_data_of_deploys_before_the_upgrade_is_adopted(lab: dict[str, Any], 
         assert not (app.app_dir / "data").exists()
 
         for image in (images["v1"], images["v2"], images["slow-start"]):
-            run, records = under_load(lambda i=image: app.deploy(i, **{"health-timeout": "30"}), app)
+            run, records = under_load(step(app, image), app)
             checked(run, records)
             print("\n".join(line for line in run.stderr.splitlines() if "adopted" in line or "kept" in line))
             if image == images["v1"]:
