@@ -29,10 +29,10 @@ COMPOSE_INPUT = "compose-file"
 SHARED_INPUT = "shared-services"
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 ENV_FILE_VARIABLE = ("${BLUEGREEN_ENV_FILE}", "$BLUEGREEN_ENV_FILE")
+"""bluegreen writes that file itself from the `env` input: nothing to upload."""
 ENV_FILE_NAME = "BLUEGREEN_ENV_FILE"
 NEVER_UPLOADED = frozenset({".git"})
 """Where actions/checkout keeps the job's token (and the repository's whole history)."""
-"""bluegreen writes that file itself from the `env` input: nothing to upload."""
 NOTHING_RESERVED: Mapping[str, str] = MappingProxyType({})
 PRIVATE_MODE = 0o600
 
