@@ -23,7 +23,7 @@ from bluegreen.host import Host
 from bluegreen.layout import Layout
 from bluegreen.overrides import AppParts
 from bluegreen.progress import Reporter
-from bluegreen.records import Release
+from bluegreen.records import RELEASE_ID, Release
 from bluegreen.untrusted import printable
 
 if TYPE_CHECKING:
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 VOLUMES_LIMIT = 64 * 1024
-RELEASE_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$")
 DATABASE_IMAGES = ("postgres", "postgis", "mysql", "mariadb", "mongo", "redis", "valkey", "keydb",
                    "elasticsearch", "opensearch", "influxdb", "cassandra", "neo4j", "couchdb",
                    "clickhouse", "timescale", "cockroach", "memcached", "rabbitmq")  # fmt: skip
