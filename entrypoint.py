@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from bluegreen.deploy import Result
+    from bluegreen.smoke import SmokeCheck
 
 # The outputs declared in action.yml (a test keeps the two in step), from Result fields.
 OUTPUTS = (
@@ -181,6 +182,7 @@ def summary_markdown(
     error: str = "",
     certificate: str = "",
     switch_mode: str = "",
+    smoke: Sequence[SmokeCheck] = (),
 ) -> str:
     """The job summary: what was deployed where, the colors, and every phase with its time."""
     lines = [
@@ -206,6 +208,15 @@ def summary_markdown(
             result = "—" if row.ok is None else ("ok" if row.ok else "failed")
             took = "—" if row.seconds is None else f"{row.seconds:.2f}"
             lines.append(f"| {_cell(name)} | {result} | {took} |")
+        lines.append("")
+    if smoke:
+        lines += ["| Smoke path | Expected | Answer | ms |", "|---|---|---|---:|"]
+        for check in smoke:
+            answer = check.answer if check.ok else f"{check.answer} (failed)"
+            request = f"{check.method} {check.path}"
+            lines.append(
+                f"| {_code(request)} | {_cell(check.expected)} | {_cell(answer)} | {check.milliseconds} |"
+            )
         lines.append("")
     text = "\n".join(lines) + "\n"
     if error:
@@ -373,6 +384,7 @@ def main(environ: Mapping[str, str] | None = None, out: TextIO | None = None) ->
             raw.get("verify-url", ""), outputs.get("certificate-expires", ""), datetime.now(UTC)
         ),
         switch_mode=outputs.get("switch-mode", ""),
+        smoke=() if isinstance(outcome, Failed) else outcome.smoke,
     )
     _append(env.get("GITHUB_OUTPUT"), outputs_text(outputs))
     _append(env.get("GITHUB_STEP_SUMMARY"), summary)

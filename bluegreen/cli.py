@@ -46,6 +46,9 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "shared-services",
         "release-command",
         "release-service",
+        "release-timeout",
+        "smoke-paths",
+        "smoke-timeout",
         "remote-dir",
         "blue-port",
         "green-port",
@@ -61,6 +64,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "verify-url",
     ),
     "timing": ("health-timeout", "drain-timeout", "lock-timeout"),
+    "registry": ("registry", "registry-username", "registry-password"),
+    "notification": ("webhook-url", "webhook-timeout"),
 }
 UNGROUPED = "more"
 # The inputs each command reads; the others are accepted (one config file or set of flags serves
@@ -73,11 +78,26 @@ STATUS_INPUTS = (
     "proxy-config-file",
     "verify-url",
 )
-NOT_FOR_ROLLBACK = ("compose-file", "image", "env", "shared-services", "release-command", "release-service")
+NOT_FOR_ROLLBACK = (
+    "compose-file",
+    "image",
+    "env",
+    "shared-services",
+    "release-command",
+    "release-service",
+    "release-timeout",
+    "smoke-paths",
+    "smoke-timeout",
+    "registry",
+    "registry-username",
+    "registry-password",
+)
 SECRET_HINTS = {
     "ssh-key": "--ssh-key-file",
     "ssh-key-passphrase": "--ssh-key-passphrase-file or $BLUEGREEN_SSH_KEY_PASSPHRASE",
     "env": "--env-file",
+    "registry-password": "--registry-password-file or $BLUEGREEN_REGISTRY_PASSWORD",
+    "webhook-url": "$BLUEGREEN_WEBHOOK_URL",
 }
 
 

@@ -25,14 +25,21 @@ FILE_FLAGS = {
     "ssh-key-passphrase-file": "ssh-key-passphrase",
     "known-hosts-file": "known-hosts",
     "env-file": "env",
+    "registry-password-file": "registry-password",
 }
 # Inputs read from the environment when no flag gives them: input -> variable.
-ENV_VARIABLES = {"ssh-key-passphrase": "BLUEGREEN_SSH_KEY_PASSPHRASE"}
+ENV_VARIABLES = {
+    "ssh-key-passphrase": "BLUEGREEN_SSH_KEY_PASSPHRASE",
+    "registry-password": "BLUEGREEN_REGISTRY_PASSWORD",
+    "webhook-url": "BLUEGREEN_WEBHOOK_URL",
+}
 # The flag a fix points at for an input (the file flag for secrets).
 PREFERRED_FLAGS = {
     "ssh-key": "--ssh-key-file",
     "ssh-key-passphrase": "--ssh-key-passphrase-file (or $BLUEGREEN_SSH_KEY_PASSPHRASE)",
     "env": "--env-file",
+    "registry-password": "--registry-password-file (or $BLUEGREEN_REGISTRY_PASSWORD)",
+    "webhook-url": "$BLUEGREEN_WEBHOOK_URL",
 }
 
 

@@ -29,8 +29,11 @@ from bluegreen.bundle import (
 from bluegreen.colors import COLORS
 from bluegreen.errors import InputError
 from bluegreen.layout import WRITTEN_BESIDE_UPLOADS
+from bluegreen.notify import Webhook, parse_webhook
+from bluegreen.registry_login import RegistryLogin, parse_registry_login
 from bluegreen.release_command import ReleaseCommand, parse_release_command
 from bluegreen.render import Route, render_nginx
+from bluegreen.smoke import SmokePath, parse_smoke_paths
 from bluegreen.verify_url import VerifyUrl, parse_verify_url
 
 PACKAGE = Path(__file__).resolve().parent
@@ -41,7 +44,7 @@ ACTION_YML = next(
     PACKAGE.parent / "action.yml",
 )
 COMMANDS = ("deploy", "rollback", "status")
-SECRET_INPUTS = ("ssh-key", "ssh-key-passphrase", "env")
+SECRET_INPUTS = ("ssh-key", "ssh-key-passphrase", "env", "registry-password", "webhook-url")
 APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 FINGERPRINT = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}=?$")
 HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$")
@@ -109,6 +112,13 @@ class Config:
     """The public URL the switch is verified through (`verify-url`); None: http-port, health-path."""
     release_command: ReleaseCommand | None = None
     """Run once per deploy before the new color starts (`release-command`); None: nothing."""
+    smoke_paths: tuple[SmokePath, ...] = ()
+    """Requests made on the new color after the health gate, before the switch (`smoke-paths`)."""
+    smoke_timeout: float = 10.0
+    registry_login: RegistryLogin | None = None
+    """The login the pull uses (`registry-username`, ...); None: the pull logs in to nothing."""
+    webhook: Webhook | None = None
+    """Where the run's notification goes (`webhook-url`); None: nowhere."""
 
     def __repr__(self) -> str:  # never print the key
         return f"Config(app_name={self.app_name!r}, host={self.host!r}, command={self.command!r})"
@@ -121,9 +131,7 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
     """Validate raw input strings (empty means unset) into a Config, or raise one InputError."""
     specs = input_specs()
     check_known(raw)
-    values = {name: (raw.get(name) or "").strip() or spec.default for name, spec in specs.items()}
-    values["ssh-key"] = raw.get("ssh-key") or ""  # keys keep their exact text
-    values["env"] = raw.get("env") or ""
+    values = _with_defaults(raw)
     for name, spec in specs.items():
         if spec.required and not values[name].strip():
             raise InputError(name, "is required but empty")
@@ -163,15 +171,40 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
         proxy_container=_proxy_container(values["proxy-container"], values["proxy-config-file"]),
         proxy_config_file=_proxy_config_file(values["proxy-config-file"], values["proxy-container"]),
         verify_url=parse_verify_url(values["verify-url"]),
+        smoke_paths=parse_smoke_paths(values["smoke-paths"]),
+        smoke_timeout=_seconds(values, "smoke-timeout"),
+        registry_login=parse_registry_login(
+            values["registry"], values["registry-username"], values["registry-password"], values["image"]
+        ),
+        webhook=webhook_of(values),
     )
     for bundle in config.bundles.values():
         check_shared_services(config.shared_services, bundle)
+    release_timeout = _seconds(values, "release-timeout")
     if command != "deploy":
         return config
     release = parse_release_command(
         values["release-command"], values["release-service"], config.bundles.values(), config.shared_services
     )
+    if release is not None:
+        release = dataclasses.replace(release, timeout=release_timeout)
     return dataclasses.replace(config, release_command=release)
+
+
+def _with_defaults(raw: Mapping[str, str]) -> dict[str, str]:
+    """Every input's value: stripped, or its default when empty (secrets that keep their text aside)."""
+    values = {name: (raw.get(name) or "").strip() or spec.default for name, spec in input_specs().items()}
+    values["ssh-key"] = raw.get("ssh-key") or ""  # keys keep their exact text
+    values["env"] = raw.get("env") or ""
+    return values
+
+
+def webhook_of(raw: Mapping[str, str]) -> Webhook | None:
+    """The webhook of the inputs (None without one), or an InputError about `webhook-url` or
+    `webhook-timeout`; read apart from the other inputs, so that a run whose other inputs are bad
+    still notifies."""
+    values = _with_defaults({name: raw.get(name) or "" for name in ("webhook-url", "webhook-timeout")})
+    return parse_webhook(values["webhook-url"], _seconds(values, "webhook-timeout"))
 
 
 def check_known(names: Iterable[str]) -> None:

@@ -76,6 +76,10 @@ class RemoteCommandError(BluegreenError):
         super().__init__(f"{what} failed (exit {exit_code}): {command}{detail}")
 
 
+class CommandTimedOut(BluegreenError):
+    """A command on the host ran past its timeout (it may still run there)."""
+
+
 class Cancelled(Failure):
     """The run was told to stop (SIGINT, SIGTERM: a cancelled workflow, `docker stop`). Not an
     `Exception`, like KeyboardInterrupt: no `except Exception` (nor `except BluegreenError`)

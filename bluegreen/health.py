@@ -36,11 +36,23 @@ def http_get(
     open_stream: Callable[[], Stream], path: str, timeout: float, host_header: str = "localhost"
 ) -> Answer:
     """One GET on a fresh connection; raises OSError (or http.client errors) when it cannot."""
+    return http_request(open_stream, path, timeout, "GET", host_header)
+
+
+def http_request(
+    open_stream: Callable[[], Stream],
+    path: str,
+    timeout: float,
+    method: str = "GET",
+    host_header: str = "localhost",
+) -> Answer:
+    """One request without a body on a fresh connection (POST, PUT, PATCH send Content-Length: 0);
+    raises OSError (or http.client errors) when it cannot."""
     stream = open_stream()
     stream.settimeout(timeout)
     connection = _StreamConnection(stream, host_header)
     try:
-        connection.request("GET", path, headers={"User-Agent": "bluegreen", "Connection": "close"})
+        connection.request(method, path, headers={"User-Agent": "bluegreen", "Connection": "close"})
         response = connection.getresponse()
         body = response.read(65536)
         headers = {name.lower(): value for name, value in response.getheaders()}

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from bluegreen.errors import RemoteCommandError, UnreadableFile, UnwritableDirectory
+from bluegreen.errors import CommandTimedOut, RemoteCommandError, UnreadableFile, UnwritableDirectory
 
 if TYPE_CHECKING:
     import docker
@@ -142,7 +142,12 @@ class LocalHost:
         self.user = getpass.getuser()
 
     def run(self, argv: Sequence[str], *, timeout: float = 600, stdin: bytes = b"") -> CommandResult:
-        done = subprocess.run(list(argv), input=stdin, capture_output=True, timeout=timeout, check=False)
+        try:
+            done = subprocess.run(list(argv), input=stdin, capture_output=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise CommandTimedOut(
+                f"command timed out after {timeout:g} s on {self.name}: {shlex.join(argv)}"
+            ) from None
         return CommandResult(
             tuple(argv),
             done.returncode,

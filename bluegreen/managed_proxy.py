@@ -28,6 +28,7 @@ from bluegreen.proxy import (
 )
 from bluegreen.render import PROXY_CONFIG_DIR, proxy_compose
 from bluegreen.routing import NJS_MODULE_PATHS, SEAMLESS, SeamlessFiles
+from bluegreen.switch_file import MEMORY_DIRECTIVE, check_nginx_can_read
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -89,17 +90,26 @@ class ManagedProxy:
         """Seamless when the image the proxy runs (or will run) has njs."""
         container = self._container()
         if container is not None and not self.changes(container):
-            found = self.host.run(commands.first_file_in(str(container.name), NJS_MODULE_PATHS))
+            found = self.host.run(
+                commands.first_file_in(str(container.name), NJS_MODULE_PATHS, MEMORY_DIRECTIVE)
+            )
         else:
-            found = self.host.run(commands.first_file_in_image(self.image, NJS_MODULE_PATHS))
-        module = found.stdout.strip() if found.ok else ""
-        if not module:
+            found = self.host.run(
+                commands.first_file_in_image(self.image, NJS_MODULE_PATHS, MEMORY_DIRECTIVE)
+            )
+        lines = found.stdout.split() if found.ok else []
+        if not lines:
             return None
         return SeamlessFiles(
             js_path=f"{PROXY_CONFIG_DIR}/bluegreen.js",
             active_path=f"{PROXY_CONFIG_DIR}/active",
-            module_path=module,
+            module_path=lines[0],
+            memory=commands.CONTAINS in lines[1:],
         )
+
+    def nginx_container(self) -> str | None:
+        container = self._container()
+        return str(container.name) if container is not None and not self.changes(container) else None
 
     def routing(self) -> Routing:
         return Routing(self.host.read_file(self.live_config), self.switch_files.read_active())
@@ -108,8 +118,7 @@ class ManagedProxy:
         return routed_color_of(self.routing(), self.app)
 
     def settle(self, candidate: Candidate) -> None:
-        self.switch_files.write_module(candidate)
-        self.switch_files.write_active(candidate.active)
+        self.switch_files.flip(candidate)
         self.host.write_file(self.live_config, candidate.config)
 
     def changes(self, container: Container) -> list[str]:
@@ -132,10 +141,10 @@ class ManagedProxy:
     def validate(self, candidate: Candidate) -> None:
         """`nginx -t` of the candidate: in the running proxy, or, before it runs or when its image or
         volumes change, in a throwaway container of the image the proxy will run."""
-        self.host.run(commands.make_dirs(self.layout.nginx_dir, self.layout.proxy_dir)).check(
+        self.host.run(commands.make_dirs(self.layout.nginx_dir, self.layout.proxy_dir, mode=0o755)).check(
             "creating the proxy's directories"
-        )
-        self.switch_files.write_module(candidate)
+        )  # 0755: nginx's workers (another user) read the active-color file in it
+        self.switch_files.prepare(candidate)
         self.host.write_file(self.layout.next_config, candidate.config)
         self._written = candidate.config
         config = f"{PROXY_CONFIG_DIR}/nginx.conf.next"
@@ -156,22 +165,21 @@ class ManagedProxy:
                 )  # fmt: skip
         if not result.ok:
             raise nginx_test_failure(result.stderr or result.stdout)
+        check_nginx_can_read(self.host, self.nginx_container(), candidate, self.switch_files.active_file)
 
     def switch(self, candidate: Candidate) -> None:
         container = self._container()
         unchanged = container is not None and not self.changes(container)
         same_config = self.host.read_file(self.live_config) == candidate.config
         if candidate.mode == SEAMLESS and unchanged and same_config:
-            self.switch_files.write_active(
-                candidate.active
-            )  # nginx reads the active color per request: no reload
+            self.switch_files.flip(candidate)  # nginx reads the active color per request: no reload
             self.discard()
             return
         if self._written != candidate.config:
             self.host.write_file(self.layout.next_config, candidate.config)
-        self.switch_files.write_module(candidate)
+        self.switch_files.prepare(candidate)
         if container is None or not unchanged:  # nothing serves through it yet, or it is recreated
-            self.switch_files.write_active(candidate.active)
+            self.switch_files.flip(candidate)
             self.host.rename(self.layout.next_config, self.live_config)
             if container is not None:
                 self.report.warning(
@@ -180,12 +188,10 @@ class ManagedProxy:
                 )
             self._up()
             return
-        self.switch_files.write_active(
-            candidate.holding
-        )  # a changed config goes live still routing to the live color
+        self.switch_files.hold(candidate)  # a changed config goes live still routing to the live color
         self.host.rename(self.layout.next_config, self.live_config)
         NginxProcess(container, self.report).reload()
-        self.switch_files.write_active(candidate.active)
+        self.switch_files.flip(candidate)
 
     def _up(self) -> None:
         proxy_file = proxy_compose(self.image, self.layout.nginx_dir, self.app, self.volumes)
@@ -206,8 +212,7 @@ class ManagedProxy:
         if routing.config is None:
             self.host.run(self.compose().stop()).check("stopping the nginx proxy")
             return
-        if routing.active is not None:
-            self.switch_files.write_active(routing.active)
+        self.switch_files.put_back(routing)
         if self.host.read_file(self.live_config) != routing.config:
             self.host.write_file(self.live_config, routing.config)
             self.reload_if_running()

@@ -42,6 +42,11 @@ class Candidate:
     """The active-color file naming the live color: what it must say while nginx loads a changed
     seamless config, so that the new config routes to the new color only once it is live (and never
     if it cannot be loaded). None when nothing serves yet."""
+    holding_js: bytes | None = None
+    """The njs module whose last-resort color is the live one: what it says until the switch (js
+    names the new color). None when nothing serves yet."""
+    files: SeamlessFiles | None = None
+    """Where nginx finds the two files (paths inside the proxy), in seamless mode."""
 
     @property
     def mode(self) -> str:
@@ -56,31 +61,66 @@ class Routing:
     active: bytes | None = None
 
 
-@dataclass(frozen=True)
 class SwitchFiles:
     """The seamless mode's two files on the host, beside the config nginx loads: bluegreen's njs
-    module (read when nginx loads a config) and the active-color file (read on every request)."""
+    module (read when nginx loads a config) and the active-color file (read on every request).
+    Both are written mode 0644 whatever the server's umask: nginx's workers read the active one."""
 
-    host: Host
-    js_file: str
-    active_file: str
+    def __init__(self, host: Host, js_file: str, active_file: str) -> None:
+        self.host, self.js_file, self.active_file = host, js_file, active_file
+        self._module: bytes | None = None
+        """The module file as this run last read or wrote it (once `_known`)."""
+        self._known = False
+        self._replaced: bytes | None = None
+        """The module as it was before this run first wrote it (put back at a switch-back)."""
 
     def read_active(self) -> bytes | None:
         return self.host.read_file(self.active_file)
 
-    def write_module(self, candidate: Candidate) -> None:
-        if candidate.js is not None and self.host.read_file(self.js_file) != candidate.js:
-            self.host.write_file(self.js_file, candidate.js)
+    def prepare(self, candidate: Candidate) -> None:
+        """Before nginx tests or loads the candidate: the module, still naming the live color as its
+        last resort (the new color may never be switched to)."""
+        self._write_module(candidate.holding_js or candidate.js)
+
+    def hold(self, candidate: Candidate) -> None:
+        """While nginx loads a changed config: the active-color file names the live color."""
+        self.write_active(candidate.holding)
+
+    def flip(self, candidate: Candidate) -> None:
+        """The switch: the active-color file names the new color, then so does the module's last resort."""
+        self.write_active(candidate.active)
+        self._write_module(candidate.js)
+
+    def put_back(self, routing: Routing) -> None:
+        """A switch-back: the active-color file and the module as they were before this run."""
+        self.write_active(routing.active)
+        if self._replaced is not None:
+            self._write_module(self._replaced)
+
+    def _write_module(self, js: bytes | None) -> None:
+        if js is None:
+            return
+        if not self._known:
+            self._module = self._replaced = self.host.read_file(self.js_file)
+            self._known = True
+        if self._module != js:
+            self.host.write_file(self.js_file, js, mode=0o644)
+            self._module = js
 
     def write_active(self, content: bytes | None) -> None:
         """Atomic (write, then rename): a request reads the old file or the new one."""
         if content is not None:
-            self.host.write_file(self.active_file, content)
+            self.host.write_file(self.active_file, content, mode=0o644)
 
 
 class Proxy(Protocol):
     live_config: str
     """The host path of the file bluegreen renders: nginx's whole config or an included file."""
+    switch_files: SwitchFiles
+
+    def nginx_container(self) -> str | None:
+        """The running nginx container whose workers read the switch files now (None: none runs,
+        or the next switch recreates it)."""
 
     def check(self) -> None:
         """Refuse a proxy that cannot work, before anything changes on the host."""
@@ -123,10 +163,6 @@ class NginxProcess:
     @property
     def name(self) -> str:
         return str(self.container.name)
-
-    def is_nginx(self) -> bool:
-        top = self.container.top()
-        return any("nginx: master process" in str(row[-1]) for row in top.get("Processes") or [])
 
     def reload(self) -> None:
         """HUP the master and wait until the new config is live."""

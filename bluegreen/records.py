@@ -44,6 +44,8 @@ class Release:
     """Ids of the containers that ran when the color was healthy (finished one-shot tasks excluded)."""
     started_at: str = ""
     actor: str = ""
+    nginx_template: str = ""
+    """The nginx template text the color was served with ("": recorded by an earlier bluegreen)."""
 
     def to_json(self) -> bytes:
         return (json.dumps(asdict(self), indent=2, sort_keys=True) + "\n").encode()
@@ -86,6 +88,7 @@ class Release:
             running=_items(data, "running", lambda v: bool(CONTAINER_ID.fullmatch(v))),
             started_at=_text(data.get("started_at")),
             actor=_text(data.get("actor")),
+            nginx_template=_template(data.get("nginx_template")),
         )
 
 
@@ -160,6 +163,11 @@ def _is_text(value: str) -> bool:
 
 def _text(value: object) -> str:
     return printable(value, MAX_TEXT).replace("\n", " ") if isinstance(value, str) else ""
+
+
+def _template(value: object) -> str:
+    """The nginx template the release was rendered from (bounded by the record's own size cap)."""
+    return value if isinstance(value, str) else ""
 
 
 class Records:

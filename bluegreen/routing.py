@@ -5,7 +5,10 @@
 - seamless: the config defines both colors as upstreams, and njs (`js_set`) reads which one to use
   from a small file on every request; a switch rewrites that file and nothing else, so nginx is not
   reloaded and no connection is closed. The config changes (and nginx reloads) only when the
-  template or the ports change.
+  template or the ports change. No read of that file can send traffic to a color bluegreen did not
+  switch to: a file that is missing, unreadable or names no color of the app is ignored, and the
+  last color read from it serves (kept in nginx's shared memory, across workers and reloads), else
+  the color bluegreen last switched to (written into the njs module, read when nginx loads it).
 
 A template opts in by using `bluegreen_upstreams` (in `http {}`), `bluegreen_backend` (after
 `proxy_pass http://`) and, for a whole nginx.conf, `bluegreen_main` (main context: loads njs).
@@ -22,6 +25,8 @@ from bluegreen.colors import COLORS
 
 SEAMLESS, RELOAD = "seamless", "reload"
 UPSTREAM_IDLE_TIMEOUT = "1s"
+MEMORY_SIZE = "1m"
+"""The shared dict's size: one key, but nginx's slab allocator wants 8 pages (64 KiB pages exist)."""
 """How long nginx keeps an idle connection to a color: after a switch the old color's pool empties
 within it, which is what the drain waits for."""
 NJS_MODULE_PATHS = (
@@ -45,6 +50,8 @@ class SeamlessFiles:
     active_path: str
     module_path: str = ""
     """load_module this (empty: the user's nginx.conf loads njs itself)."""
+    memory: bool = True
+    """njs keeps the last color read in a shared dict (`js_shared_dict_zone`, njs 0.8.0 and later)."""
 
 
 def app_id(app_name: str) -> str:
@@ -85,8 +92,9 @@ def template_variables(
         f"    keepalive 32;\n    keepalive_timeout {UPSTREAM_IDLE_TIMEOUT};\n}}\n"
         for color in COLORS
     )
+    memory = f"js_shared_dict_zone zone={memory_zone(app_name)}:{MEMORY_SIZE};\n" if files.memory else ""
     upstreams = (
-        f"js_import bluegreen_{name} from {files.js_path};\n"
+        f"{memory}js_import bluegreen_{name} from {files.js_path};\n"
         f"js_set ${switch_variable(app_name)} bluegreen_{name}.upstream;\n{blocks}"
     )
     main = f"load_module {files.module_path};\n" if files.module_path else ""
@@ -101,15 +109,35 @@ def uses_seamless(rendered: str) -> bool:
     return TEMPLATE_MARK in rendered
 
 
-def njs_module(app_name: str, active_path: str) -> str:
-    """The njs module: the upstream named in the active-color file, read on every request."""
-    fallback = upstream_name(app_name, COLORS[0])
+def memory_zone(app_name: str) -> str:
+    """The shared dict where njs keeps the last color it read from the active-color file."""
+    return f"bluegreen_{app_id(app_name)}_live"
+
+
+def njs_module(app_name: str, active_path: str, switched_to: str, memory: bool = True) -> str:
+    """The njs module: the upstream named in the active-color file, read on every request. A file
+    that cannot be read or names no color of the app is ignored: the last color read serves (shared
+    memory), else `switched_to`, the color bluegreen switched to when it wrote this module (njs reads
+    the module only when nginx loads its config, so this is the last resort after a restart)."""
+    names = [upstream_name(app_name, color) for color in COLORS]
+    zone = json.dumps(memory_zone(app_name))
+    remember = (
+        f"    const memory = ngx.shared[{zone}];\n"
+        "    try { if (valid) { if (memory.get('live') !== name) { memory.set('live', name); } }\n"
+        "          else { name = memory.get('live') || ''; } } catch (e) { }\n"
+        if memory
+        else ""
+    )
     return (
         "// Written by bluegreen: which color serves is read from a file on every request.\n"
         "import fs from 'fs';\n"
+        f"const NAMES = {json.dumps(names)};\n"
         "function upstream(r) {\n"
-        f"    try {{ return fs.readFileSync({json.dumps(active_path)}, 'utf8').trim(); }}\n"
-        f"    catch (e) {{ return {json.dumps(fallback)}; }}\n"
+        "    let name = '';\n"
+        f"    try {{ name = fs.readFileSync({json.dumps(active_path)}, 'utf8').trim(); }} catch (e) {{ }}\n"
+        "    const valid = NAMES.includes(name);\n"
+        f"{remember}"
+        f"    return NAMES.includes(name) ? name : {json.dumps(upstream_name(app_name, switched_to))};\n"
         "}\n"
         "export default { upstream };\n"
     )

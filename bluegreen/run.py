@@ -1,4 +1,5 @@
-"""One run from raw inputs to a Result: validate, connect, run the command, disconnect."""
+"""One run from raw inputs to a Result: validate, connect, run the command, disconnect, and notify
+(`webhook-url`) once, with the Result or the Failure."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from contextlib import suppress
 from pathlib import Path
 
 from bluegreen import cancellation
-from bluegreen.config import SECRET_INPUTS, parse_inputs
+from bluegreen.config import SECRET_INPUTS, parse_inputs, webhook_of
 from bluegreen.deploy import Result, run_command
 from bluegreen.envfile import EnvSyntaxError, quote_for_compose_v1, quote_for_compose_v2, read_env
-from bluegreen.errors import Failure
+from bluegreen.errors import Failure, InputError
+from bluegreen.notify import Notice, PhaseWatch, Webhook
 from bluegreen.progress import Reporter, Timer
 from bluegreen.redact import redact, secret_fragments
 from bluegreen.ssh import HostKeyCheck, connect
@@ -20,11 +22,26 @@ from bluegreen.untrusted import printable
 def execute(raw_inputs: Mapping[str, str], reporter: Reporter, workspace: Path = Path(".")) -> Result:
     """Run the command; every message and the final error are screened (see `Screen`)."""
     screen = Screen(secrets_of(raw_inputs))
+    watch = PhaseWatch(ScreenedReporter(reporter, screen))
+    notice = Notice(_webhook(raw_inputs), raw_inputs, watch, screen.text)
+    notice.begin()
     try:
-        return _execute(raw_inputs, ScreenedReporter(reporter, screen), workspace)
+        result = _execute(raw_inputs, watch, workspace)
     except Failure as exc:
         screen.error(exc)
+        notice.failed(exc, watch.failed_phase)
         raise
+    notice.succeeded(result)
+    return result
+
+
+def _webhook(raw_inputs: Mapping[str, str]) -> Webhook | None:
+    """The webhook, read first: a run whose other inputs are bad still notifies. A bad webhook
+    input is reported with the other inputs' errors, by parse_inputs."""
+    try:
+        return webhook_of(raw_inputs)
+    except InputError:
+        return None
 
 
 def _execute(raw_inputs: Mapping[str, str], reporter: Reporter, workspace: Path) -> Result:

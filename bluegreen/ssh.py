@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import paramiko
 
 from bluegreen.cancellation import shielded, shielding
-from bluegreen.errors import BluegreenError, InputError, TunnelForbidden, UnreadableFile
+from bluegreen.errors import BluegreenError, CommandTimedOut, InputError, TunnelForbidden, UnreadableFile
 from bluegreen.host import READ_LIMIT, CommandResult, Held, Stream, check_readable, writing
 from bluegreen.sessions import Session, SessionBudget
 
@@ -272,7 +272,7 @@ class SshHost:
             if ended and not channel.recv_ready() and not channel.recv_stderr_ready():
                 break
             if time.monotonic() > deadline:
-                raise BluegreenError(
+                raise CommandTimedOut(
                     f"command timed out after {timeout:g} s on {self.name}: {shlex.join(argv)}"
                 )
             if channel.closed and not channel.exit_status_ready():

@@ -14,7 +14,7 @@ from typing import Any
 
 import docker
 
-from lab import fleet, keys, recipes
+from lab import fleet, keys, private_registry, recipes
 from lab.build import ensure_images
 from lab.cleanup import remove_lab_resources
 from lab.compose import run_compose
@@ -162,6 +162,7 @@ def publish() -> dict[str, Any]:
         push(client, recipes.NGINX.tag, proxy_image())
         info = describe(paths)
         info["fleet"] = fleet.up(paths)
+        info["private_registry"] = private_registry.ensure(client, paths)
         paths.info_file.write_text(json.dumps(info) + "\n")
         return info
 

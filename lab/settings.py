@@ -43,6 +43,8 @@ class Ports:
     server_nofwd: int
     """The compose v2 server whose sshd forbids TCP forwarding (AllowTcpForwarding no)."""
     registry: int
+    private_registry: int
+    """The registry that wants a login (lab/private_registry.py)."""
     http: int
     blue: int
     green: int
@@ -54,6 +56,7 @@ def ports() -> Ports:
         server_v1=_port("SERVER_V1", 22221),
         server_nofwd=_port("SERVER_NOFWD", 22222),
         registry=_port("REGISTRY", 15000),
+        private_registry=_port("PRIVATE_REGISTRY", 21700),
         http=_port("HTTP", 18080),
         blue=_port("BLUE", 18081),
         green=_port("GREEN", 18082),

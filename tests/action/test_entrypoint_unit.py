@@ -255,3 +255,33 @@ def test_summary_of_a_failure_quotes_the_error_safely() -> None:
         "compose said:\n```\nboom | x\n```\n"
         "````\n"
     )
+
+
+def test_summary_shows_each_smoke_path_as_a_row() -> None:
+    from bluegreen.smoke import SmokeCheck
+
+    checks = [
+        SmokeCheck("GET", "/api/items?limit=1", "200 ~ 'items'", "HTTP 200", True, 12),
+        SmokeCheck("POST", "/echo", "2xx", "HTTP 201", True, 3),
+    ]
+    text = entrypoint.summary_markdown(
+        command_name="deploy",
+        app="shop",
+        host="h",
+        status="deployed",
+        before="blue",
+        after="green",
+        image="",
+        seconds=1.0,
+        phases=[entrypoint.PhaseRow("smoke", 0, 0.02, True)],
+        smoke=checks,
+    )
+    assert text.endswith(
+        "| smoke | ok | 0.02 |\n"
+        "\n"
+        "| Smoke path | Expected | Answer | ms |\n"
+        "|---|---|---|---:|\n"
+        "| `GET /api/items?limit=1` | 200 ~ 'items' | HTTP 200 | 12 |\n"
+        "| `POST /echo` | 2xx | HTTP 201 | 3 |\n"
+        "\n"
+    )

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,6 +118,23 @@ def reset(app: App) -> None:
         client.volumes.get(f"bluegreen-owner-{app.name}").remove(force=True)
     client.close()
     shutil.rmtree(app.app_dir, ignore_errors=True)
+
+
+def app_maker(lab: dict[str, Any], prefix: str = "") -> Iterator[Callable[..., App]]:
+    """For a fixture: `make(name, base_port, workspace=ROOT, **extra)` gives a fresh app (its ports
+    base_port to base_port + 2); every app made is removed afterwards."""
+    made: list[App] = []
+
+    def make(name: str, base_port: int, workspace: Path = ROOT, **extra: str) -> App:
+        app = App(lab, name=f"{prefix}{name}", http_port=base_port, blue_port=base_port + 1,
+                  green_port=base_port + 2, extra=extra, workspace=workspace)  # fmt: skip
+        reset(app)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        reset(app)
 
 
 LOAD = {"clients": 8, "rate": 150.0, "slow_clients": 4, "slow_ms": 1000}

@@ -110,10 +110,9 @@ def test_reload_mode_loses_nothing_for_clients_that_retry(
     assert failures(load.records) == [], describe_failures(load.records)
 
 
-def test_your_own_nginx_switches_seamlessly_when_it_loads_njs(lab: dict[str, Any], tmp_path: Path) -> None:
-    """proxy-container with a mounted conf.d folder and njs loaded by the user's nginx.conf: the
-    switches rewrite bluegreen's active-color file there, and the user's nginx is never reloaded."""
-    root = Path(lab["remote_dir"]) / "seamless-own-nginx"
+def own_nginx_with_njs(lab: dict[str, Any], name: str, root: Path, workspace: Path) -> Any:
+    """The user's nginx container loading njs and including root/conf.d (mounted as a folder),
+    and a seamless-ready site template in workspace/site.conf.j2."""
     shutil.rmtree(root, ignore_errors=True)
     (root / "conf.d").mkdir(parents=True)
     (root / "nginx.conf").write_text(
@@ -122,11 +121,7 @@ def test_your_own_nginx_switches_seamlessly_when_it_loads_njs(lab: dict[str, Any
         "http { access_log off; include /etc/nginx/conf.d/*.conf; }\n"
     )
     owned_by_deploy(root)
-    nginx = run_nginx(lab, "seamless-nginx", {
-        str(root / "nginx.conf"): {"bind": "/etc/nginx/nginx.conf", "mode": "ro"},
-        str(root / "conf.d"): {"bind": "/etc/nginx/conf.d", "mode": "ro"},
-    })  # fmt: skip
-    (tmp_path / "site.conf.j2").write_text(
+    (workspace / "site.conf.j2").write_text(
         "{{ bluegreen_upstreams }}\n"
         "server {\n"
         "    listen 127.0.0.1:{{ listen_port }};\n"
@@ -138,6 +133,17 @@ def test_your_own_nginx_switches_seamlessly_when_it_loads_njs(lab: dict[str, Any
         "    }\n"
         "}\n"
     )
+    return run_nginx(lab, name, {
+        str(root / "nginx.conf"): {"bind": "/etc/nginx/nginx.conf", "mode": "ro"},
+        str(root / "conf.d"): {"bind": "/etc/nginx/conf.d", "mode": "ro"},
+    })  # fmt: skip
+
+
+def test_your_own_nginx_switches_seamlessly_when_it_loads_njs(lab: dict[str, Any], tmp_path: Path) -> None:
+    """proxy-container with a mounted conf.d folder and njs loaded by the user's nginx.conf: the
+    switches rewrite bluegreen's active-color file there, and the user's nginx is never reloaded."""
+    root = Path(lab["remote_dir"]) / "seamless-own-nginx"
+    nginx = own_nginx_with_njs(lab, "seamless-nginx", root, tmp_path)
     app = App(lab, name="ownseamless", http_port=19040, blue_port=19041, green_port=19042, workspace=tmp_path)
     reset(app)
     app.extra.update({

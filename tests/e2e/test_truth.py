@@ -21,7 +21,7 @@ import pytest
 
 from lab.registry import push
 from lab.traffic import describe_failures, failures
-from tests.e2e.apps import ROOT, App, Run, error_lines, live, project_running, reset, under_load
+from tests.e2e.apps import ROOT, App, Run, app_maker, error_lines, live, project_running, under_load
 
 pytestmark = pytest.mark.lab
 
@@ -57,18 +57,7 @@ def exec_in(app: App, color: str, argv: list[str]) -> str:
 
 @pytest.fixture
 def app_factory(lab: dict[str, Any]) -> Iterator[Any]:
-    made: list[App] = []
-
-    def make(name: str, base_port: int, workspace: Path = ROOT, **extra: str) -> App:
-        app = App(lab, name=name, http_port=base_port, blue_port=base_port + 1, green_port=base_port + 2,
-                  extra=extra, workspace=workspace)  # fmt: skip
-        reset(app)
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        reset(app)
+    yield from app_maker(lab)
 
 
 def assert_clean(run: Run, records: list[Any]) -> None:

@@ -4,25 +4,36 @@ It implements the whole `bluegreen.host.Host` protocol and records what the rout
 
 - `run` records every argv and answers from a small script of what bluegreen runs on a server
   (`mkdir`, `rm`, `find`, `flock --nonblock`, compose `version`/`pull`/`up`/`stop`/`down`/`run`,
-  `nginx -t`); compose `up` creates running containers for its project, `stop`/`down` stop or
-  remove them, `run` prints what it ran (its one-off is gone, as with --rm). Any other argv exits
-  127 and lands in `unscripted`. `fail_command` makes a chosen argv fail.
+  `nginx -t`); compose `up` creates running containers for its project (`--no-start`: created
+  only), `stop`/`down` stop or remove them, `run` prints what it ran (its one-off is gone, as
+  with --rm). Any other argv exits 127 and lands in `unscripted`. `fail_command` makes a chosen argv
+  fail. `mktemp -d` and `docker login`/`logout` with a DOCKER_CONFIG model a registry login
+  (`registry_password`).
 - `hold` takes the deploy lock (a `FakeHeld`), or answers exit 75 when another deploy holds it.
 - files live in `files` (path -> bytes); every write, append and rename target is listed in `writes`.
 - `connect_tcp` answers HTTP/1.1 per port: a color's port answers 200 while that color's project
   has a running container (else the connection is refused); the proxy port answers from the color
   the nginx container *loaded* (the `# bluegreen-active-color:` line of the live nginx.conf when
   nginx started or last got a HUP): 200 with `X-Bluegreen-Upstream: 127.0.0.1:<that color's port>`
-  while that color runs, 502 otherwise. `answers[port]` overrides a port's answer.
+  while that color runs, 502 otherwise. With `njs` set, bluegreen switches seamlessly: the color
+  is the one the active-color file names at the request, at the port the loaded config gives it
+  (502 unless that color runs and listens there, per `ports`). `answers[port]` overrides a port's
+  answer.
+- with `njs = True` the proxy's nginx has njs (seamless mode): a seamless config's nginx routes to
+  the color the active-color file names, as nginx's workers read it (`unreadable_by_nginx` paths
+  are denied to them), else to the last color they read (`njs_memory`), as bluegreen's njs module
+  does; `docker exec` as the worker user (`worker_ids`) and the host's `stat` are scripted.
 - `docker()` is a `FakeDocker`: exactly the surface of docker-py that bluegreen uses, with
   `FakeDocker.fail` to make one operation raise (a docker.errors.APIError, say).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import io
 import itertools
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,11 +45,17 @@ import docker.errors
 from bluegreen import commands
 from bluegreen.errors import UnreadableFile
 from bluegreen.host import READ_LIMIT, CommandResult, Held
+from bluegreen.render import PROXY_CONFIG_DIR
+from bluegreen.routing import color_of_active_file
+from bluegreen.switch_file import WORKER_IDS_SCRIPT
 
 HOME = "/home/deploy"
+NJS_MODULE = "/etc/nginx/modules/ngx_http_js_module.so"
+NGINX_WORKER = "101:101"
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 ROUTE_MARK = b"# bluegreen-active-color: "
+SEAMLESS_MARK = b"# bluegreen-switch: seamless"
 TOP_TITLES = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
 MUTATIONS = frozenset({"start", "stop", "remove", "kill", "create", "network-create", "volume-create"})
 """FakeDocker operations that change the engine (`calls` ops); the rest only read."""
@@ -447,7 +464,21 @@ class FakeHost:
         self.answers: dict[int, tuple[int, dict[str, str]]] = {}
         """port -> (status, headers) answered instead of the modelled answer."""
         self.lock_taken_by_other = False
+        self.one_offs: dict[str, str] = {}
+        """Named one-off containers left running (name -> their log), for `docker logs/stop/rm`."""
+        self.last_one_off = ""
+        """The name of the last `compose run --name`."""
+        self.registry_password: str | None = None
+        """With a password, `docker login` wants it and `compose pull` wants a DOCKER_CONFIG logged in."""
         self.holds: list[FakeHeld] = []
+        self.njs = False
+        """Whether the proxy's nginx has njs: then bluegreen switches seamlessly (see `_seamless_route`)."""
+        self.njs_memory: str | None = None
+        """The color the fake nginx's njs last read from the active-color file."""
+        self.unreadable_by_nginx: set[str] = set()
+        """Host paths nginx's worker processes get "Permission denied" for."""
+        self.dir_modes: dict[str, int] = {}
+        """Modes of directories, as the host's `stat` reports them (0755 when not listed)."""
         self.engine = FakeDocker(lambda: self.files.get(self.live_config_path))
         self._lock = threading.Lock()  # the routine runs compose discovery and nginx -t on threads
 
@@ -470,9 +501,36 @@ class FakeHost:
         return [call for call in calls if isinstance(call, ComposeCall)]
 
     def proxy_route(self) -> str | None:
-        """The color nginx really routes to: the one in the config it loaded."""
+        """The color nginx really routes to: the one in the config it loaded (seamless: the one its
+        njs reads from the active-color file, else the last one it read)."""
         nginx = self._running_proxy()
-        return routed_by(nginx.loaded) if nginx else None
+        if nginx is None:
+            return None
+        if not (nginx.loaded or b"").startswith(SEAMLESS_MARK):
+            return routed_by(nginx.loaded)
+        active = f"{self.app_dir}/nginx/active"
+        content = None if active in self.unreadable_by_nginx else self.files.get(active)
+        self.njs_memory = color_of_active_file(self.app, content) or self.njs_memory
+        return self.njs_memory
+
+    def _nginx_reads(self, argv: tuple[str, ...], inside: str) -> CommandResult:
+        host_path = f"{self.app_dir}/nginx/{inside.removeprefix(PROXY_CONFIG_DIR + '/')}"
+        if host_path in self.unreadable_by_nginx:
+            return CommandResult(argv, 1, "", f"cat: {inside}: Permission denied\n")
+        if host_path not in self.files:
+            return CommandResult(argv, 1, "", f"cat: {inside}: No such file or directory\n")
+        return CommandResult(argv, 0, self.files[host_path].decode(errors="replace"), "")
+
+    def _mode(self, path: str) -> int:
+        return self.modes.get(path) or self.dir_modes.get(path, 0o755)
+
+    def _seamless_route(self, loaded: bytes) -> tuple[str | None, int | None]:
+        """A seamless config: the color its njs routes to (see `proxy_route`), and the port the
+        loaded config gives that color's upstream."""
+        color = self.proxy_route()
+        upstream = f"upstream bluegreen_{re.escape(self.app)}_{color} {{\\s*server 127\\.0\\.0\\.1:(\\d+);"
+        found = re.search(upstream, loaded.decode()) if color else None
+        return color, int(found.group(1)) if found else None
 
     def _running_proxy(self) -> FakeContainer | None:
         running = [c for c in self.engine.project(f"{self.app}-proxy") if c.status == "running"]
@@ -487,14 +545,33 @@ class FakeHost:
         command = tuple(argv)
         with self._lock:
             self.argvs.append(command)
+            if "--name" in command and "run" in command:
+                self.last_one_off = command[command.index("--name") + 1]
             for failure in self.command_failures:
                 if failure.matches(command):
                     if failure.effect:
                         failure.effect()
                     return CommandResult(command, failure.exit_code, "", failure.stderr)
-            return self._script(command)
+            return self._script(command, stdin)
 
-    def _script(self, argv: tuple[str, ...]) -> CommandResult:
+    def _registry(self, argv: tuple[str, ...], stdin: bytes) -> CommandResult:
+        """`docker login` against `registry_password` (None: any password), into DOCKER_CONFIG."""
+        config = argv[1].removeprefix("DOCKER_CONFIG=")
+        if argv[3] == "logout":
+            self.files.pop(f"{config}/config.json", None)
+            return CommandResult(argv, 0, "", "")
+        username = argv[argv.index("--username") + 1]
+        password = stdin.decode().removesuffix("\n")
+        if self.registry_password is not None and password != self.registry_password:
+            return CommandResult(
+                argv, 1, "", f"Error response from daemon: login attempt to {argv[-1]} failed: unauthorized"
+            )
+        self.files[f"{config}/config.json"] = (
+            f'{{"auths": {{"{argv[-1]}": "{username}:{password}"}}}}'.encode()
+        )
+        return CommandResult(argv, 0, "Login Succeeded\n", "")
+
+    def _script(self, argv: tuple[str, ...], stdin: bytes = b"") -> CommandResult:
         ok = CommandResult(argv, 0, "", "")
         if argv[:2] == ("mkdir", "-p"):
             return ok
@@ -502,6 +579,25 @@ class FakeHost:
             for path in argv[argv.index("--") + 1 :]:
                 self.files.pop(path, None)
             return ok
+        if argv[:1] == ("find",) and "!" not in argv and "-name" in argv:  # registry_login.remove_login_dirs
+            folder, pattern = argv[1], argv[argv.index("-name") + 1]
+            for path in [p for p in self.files if p.startswith(f"{folder}/")]:
+                if fnmatch.fnmatch(path[len(folder) + 1 :].split("/", 1)[0], pattern):
+                    del self.files[path]
+            return ok
+        if argv[:2] in (("docker", "logs"), ("docker", "stop"), ("docker", "rm"), ("docker", "container")):
+            name = argv[-1]
+            if name not in self.one_offs:
+                return CommandResult(argv, 1, "", f"Error response from daemon: No such container: {name}")
+            if argv[1] == "rm":
+                del self.one_offs[name]
+            return CommandResult(argv, 0, self.one_offs[name] if argv[1] == "logs" else name, "")
+        if argv[:2] == ("mktemp", "-d"):
+            made = argv[2].replace("XXXXXXXX", f"{next(self.engine.serial):08d}")
+            self.files[f"{made}/"] = b""  # the directory itself
+            return CommandResult(argv, 0, made + "\n", "")
+        if argv[:1] == ("env",) and argv[2:4] in (("docker", "login"), ("docker", "logout")):
+            return self._registry(argv, stdin)
         if argv[:2] == ("sh", "-c") and argv[2] == commands._REMOVE_OLDER_RELEASES:
             return self._remove_older_releases(argv)
         if argv[:2] == ("sh", "-c") and argv[2] == commands._MAKE_DATA_DIR:
@@ -512,10 +608,33 @@ class FakeHost:
         if argv[:2] in (("docker", "exec"), ("docker", "run")) and argv[-5:-3] == ("nginx", "-t"):
             return ok
         if argv[:2] in (("docker", "exec"), ("docker", "run")) and "ngx_http_js_module.so" in argv[-1]:
+            if self.njs:
+                return CommandResult(argv, 0, f"{NJS_MODULE}\ncontains\n", "")
             return CommandResult(argv, 1, "", "")  # the fake's nginx has no njs: reload mode
+        if argv[:2] == ("docker", "exec") and argv[-1] == WORKER_IDS_SCRIPT:
+            return CommandResult(argv, 0, f"{NGINX_WORKER}\n", "")
+        if argv[:4] == ("docker", "exec", "--user", NGINX_WORKER) and argv[-3:-1] == ("cat", "--"):
+            return self._nginx_reads(argv, argv[-1])
+        if argv[:4] == ("docker", "exec", "--user", NGINX_WORKER) and argv[-3:-1] == ("test", "-x"):
+            denied = self._mode(f"{self.app_dir}/nginx") & 0o001 == 0
+            return CommandResult(argv, 1 if denied else 0, "", "")
+        if argv[:3] == ("stat", "-c", "%a %U:%G %n"):
+            lines = [f"{self._mode(path):o} deploy:deploy {path}" for path in argv[argv.index("--") + 1 :]]
+            return CommandResult(argv, 0, "".join(f"{line}\n" for line in lines), "")
         compose = parse_compose(argv)
         if compose == ("version",):
             return CommandResult(argv, 0, "Docker Compose version v2.29.7\n", "")
+        logged_in = (
+            isinstance(compose, ComposeCall)
+            and f"{compose.env.get('DOCKER_CONFIG')}/config.json" in self.files
+        )
+        if (
+            isinstance(compose, ComposeCall)
+            and compose.subcommand == "pull"
+            and self.registry_password
+            and not logged_in
+        ):
+            return CommandResult(argv, 1, "", "Error response from daemon: no basic auth credentials")
         if isinstance(compose, ComposeCall) and compose.subcommand in ("pull", "up", "stop", "down"):
             self._compose(compose)
             return ok
@@ -558,7 +677,9 @@ class FakeHost:
                     continue  # up to date
                 for container in old:  # recreated: a new deploy's containers replace the old ones
                     self.engine.all.remove(container)
-                self.engine.create(call.project, service, image).start()
+                created = self.engine.create(call.project, service, image)
+                if "--no-start" not in call.args:
+                    created.start()
 
     def hold(self, argv: Sequence[str], ready_line: str, timeout: float) -> Held | CommandResult:
         if self.lock_taken_by_other:
@@ -578,6 +699,8 @@ class FakeHost:
                 raise self.write_failures[path]
             self.writes.append(path)
             self.files[path], self.modes[path] = bytes(data), mode
+            if mode & 0o004:
+                self.unreadable_by_nginx.discard(path)  # a new file, readable for all
 
     def append_file(self, path: str, data: bytes) -> None:
         with self._lock:
@@ -612,6 +735,11 @@ class FakeHost:
             nginx = self._running_proxy()
             if nginx is None:
                 raise ConnectionRefusedError(f"127.0.0.1:{port}: nothing listens")
+            if (nginx.loaded or b"").startswith(SEAMLESS_MARK):
+                color, upstream_port = self._seamless_route(nginx.loaded or b"")
+                listens = color is not None and upstream_port == self.ports[color] and self._color_runs(color)
+                upstream = {"X-Bluegreen-Upstream": f"127.0.0.1:{upstream_port}"} if upstream_port else {}
+                return FakeStream(http_response(200 if listens else 502, upstream))
             color = routed_by(nginx.loaded)
             if color not in self.ports:
                 return FakeStream(http_response(502))

@@ -112,6 +112,8 @@ def test_deploy_help_groups_the_flags(capsys: pytest.CaptureFixture[str]) -> Non
         "app options:",
         "proxy options:",
         "timing options:",
+        "registry options:",
+        "notification options:",
         "general options:",
     ]
     timing = out.split("timing options:")[1].split("general options:")[0]

@@ -3,7 +3,9 @@ failure leaves the host as it was (driven through the real routine against the f
 
 from __future__ import annotations
 
+import re
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,8 @@ from bluegreen.config import Config, parse_inputs
 from bluegreen.containers import project_states, running_colors
 from bluegreen.deploy import Result, run_command
 from bluegreen.docker_state import ONE_OFF_LABEL
-from bluegreen.errors import BluegreenError, InputError
+from bluegreen.errors import BluegreenError, CommandTimedOut, InputError
+from bluegreen.host import CommandResult
 from tests.unit.fake_host import FakeHost, routed_by
 from tests.unit.test_config import good
 from tests.unit.test_routine_failures import (
@@ -106,13 +109,22 @@ def test_the_command_runs_after_the_pull_and_before_the_new_color_starts(
 
     assert result.active_color == "green"
     calls = [(c.project, c.subcommand, c.args) for c in fake.compose_calls() if c.project == GREEN]
+    one_off = calls[1][2][4]
+    assert re.fullmatch(r"shop-green-release-[0-9a-f]{8}", one_off), one_off  # found by it on a timeout
     assert calls[:3] == [
         (GREEN, "pull", ["--quiet"]),
-        (GREEN, "run", ["--rm", "--no-deps", "-T", "web", "python", "manage.py", "migrate"]),
+        (
+            GREEN,
+            "run",
+            ["--rm", "--no-deps", "-T", "--name", one_off, "web", "python", "manage.py", "migrate"],
+        ),
         (GREEN, "up", ["--detach", "--remove-orphans"]),
     ]
     assert "release command: python manage.py migrate (service web)" in recorder.infos
-    assert "release command: ran --rm --no-deps -T web python manage.py migrate" in recorder.infos
+    assert (
+        f"release command: ran --rm --no-deps -T --name {one_off} web python manage.py migrate"
+        in recorder.infos
+    )
 
 
 def test_a_failed_release_command_fails_the_deploy_and_changes_nothing(
@@ -150,3 +162,51 @@ def test_a_one_off_left_running_by_a_cancelled_deploy_is_no_container_of_its_col
     one_off.start()
     assert project_states(fake.docker(), GREEN) == []
     assert running_colors(fake.docker(), "shop") == {"blue"}
+
+
+def test_a_release_command_past_release_timeout_is_stopped_removed_and_fails_the_deploy(
+    fake: FakeHost, workspace: Path
+) -> None:
+    deployed(fake, workspace, "v1")
+    config_before, state_before = fake.files[LIVE_CONFIG], fake.files[STATE]
+    fake.clear_records()
+    timeouts: list[float] = []
+
+    def outlast() -> None:
+        fake.one_offs[fake.last_one_off] = "migrating 1/3\nmigrating 2/3\n"
+        raise CommandTimedOut("command timed out after 2 s on fake-host: docker compose run ...")
+
+    fake.fail_command(GREEN, "run", effect=outlast)
+    original_run = fake.run
+
+    def run(argv: Sequence[str], *, timeout: float = 600, stdin: bytes = b"") -> CommandResult:
+        if "run" in argv and "--name" in argv:
+            timeouts.append(timeout)
+        return original_run(argv, timeout=timeout, stdin=stdin)
+
+    fake.run = run  # type: ignore[method-assign]
+    with pytest.raises(BluegreenError) as caught:
+        deploy(fake, workspace, Recorder(), **{"release-command": "migrate", "release-timeout": "2"})
+
+    name = fake.last_one_off
+    assert timeouts == [2.0]
+    assert str(caught.value) == (
+        "the release command migrate (service web) ran longer than 2 s (release-timeout): its container "
+        "was stopped and removed; the new color was not started and nothing else changed. Its last "
+        "lines:\nmigrating 1/3\nmigrating 2/3"
+    )
+    assert [argv[:2] for argv in fake.argvs if argv[-1] == name] == [
+        ("docker", "logs"),
+        ("docker", "stop"),
+        ("docker", "rm"),
+        ("docker", "container"),
+    ]
+    assert fake.one_offs == {}
+    assert [c.subcommand for c in fake.compose_calls()] == ["pull", "run"]  # green never started
+    assert (fake.files[LIVE_CONFIG], fake.files[STATE]) == (config_before, state_before)
+    assert fake.engine.statuses(BLUE) == ["running"]
+
+
+def test_release_timeout_defaults_to_600_seconds(workspace: Path) -> None:
+    release = config(workspace, **{"release-command": "migrate"}).release_command
+    assert release is not None and release.timeout == 600.0

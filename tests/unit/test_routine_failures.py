@@ -7,6 +7,7 @@ Docker calls). Nothing of bluegreen is patched: failures are injected only at th
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -489,3 +490,132 @@ def test_a_template_without_the_upstream_header_deploys_with_one_warning(
     weaker = [w for w in reporter.warnings if "sets no X-Bluegreen-Upstream header" in w]
     assert len(weaker) == 1, reporter.warnings
     assert "verification after the switch only sees a 2xx" in weaker[0]
+
+
+# ---- the kept release survives a failed deploy; rollback serves it as it was recorded -------------
+
+ENV_FILE = {color: f"{APP_DIR}/{color}/app.env" for color in ("blue", "green")}
+
+
+def inputs(workspace: Path, command: str, version: str, **extra: str) -> Config:
+    timing = {"health-timeout": "1", "drain-timeout": "1", "lock-timeout": "1"}
+    values = {"nginx-template": "", **timing, **extra}
+    return parse_inputs(good(command=command, image=f"{IMAGE}:{version}", **values), workspace)
+
+
+def unreadable_after_nginx_t(fake: FakeHost) -> None:
+    """`nginx -t` passes; from then on the live config cannot be read (the read just before the
+    switch is the next one)."""
+    broken = UnreadableFile(LIVE_CONFIG, "it is not a regular file")
+    fake.fail_command(
+        "nginx", "-t", exit_code=0, effect=lambda: fake.read_failures.update({LIVE_CONFIG: broken})
+    )
+
+
+def test_a_failed_read_just_before_the_switch_takes_the_new_color_away(
+    fake: FakeHost, workspace: Path
+) -> None:
+    """Issue 16.3: the new color was left running and recorded; rollback then served that release,
+    which had never served."""
+    deployed(fake, workspace, "v1", "v2")  # green live, blue keeps v1 for a rollback
+    state_before = fake.files[STATE]
+    unreadable_after_nginx_t(fake)
+
+    exc = fails(fake, workspace, version="v3")
+
+    assert str(exc).startswith("the live nginx config cannot be read, so nothing was switched: ")
+    assert (exc.live_color, exc.target_color) == ("green", "blue")
+    assert [(c.image, c.status) for c in fake.engine.project(BLUE)] == [(f"{IMAGE}:v1", "created")]
+    assert fake.engine.statuses(GREEN) == ["running"]
+    assert fake.proxy_route() == "green"
+    assert fake.files[STATE] == state_before
+
+    del fake.read_failures[LIVE_CONFIG]
+    fake.command_failures.clear()
+    result = run(fake, workspace, "rollback")
+    assert (result.status, result.active_color, result.image) == ("rolled-back", "blue", f"{IMAGE}:v1")
+    assert fake.proxy_route() == "blue"
+
+
+def test_a_deploy_that_fails_its_health_gate_keeps_the_rollback(fake: FakeHost, workspace: Path) -> None:
+    """Issue 16.4: the failed deploy tore down the color it started in, which held the kept release:
+    `rollback` then said "nothing to roll back to"."""
+    deployed(fake, workspace, "v1", "v2", "v3")  # blue live (v3), green keeps v2, stopped
+    env_before = fake.files[ENV_FILE["green"]]
+    fake.answers[8082] = (503, {})
+
+    exc = fails(fake, workspace, version="v4")
+
+    assert str(exc).startswith("green was not healthy within 1 s (health-timeout)")
+    assert [(c.image, c.status) for c in fake.engine.project(GREEN)] == [(f"{IMAGE}:v2", "created")]
+    assert fake.files[ENV_FILE["green"]] == env_before
+    assert fake.engine.statuses(BLUE) == ["running"]
+    assert fake.proxy_route() == "blue"
+
+    del fake.answers[8082]
+    result = run(fake, workspace, "rollback")
+    assert (result.status, result.active_color, result.image) == ("rolled-back", "green", f"{IMAGE}:v2")
+    assert fake.proxy_route() == "green"
+    assert fake.engine.statuses(GREEN) == ["running"]
+
+
+def test_rollback_serves_the_recorded_template_and_port(fake: FakeHost, workspace: Path) -> None:
+    """Issue 16.5: without nginx-template, rollback rendered the built-in template (the app's own
+    headers gone); with another blue-port it health-checked a port nothing listens on."""
+    header = "add_header X-Bluegreen-Upstream $upstream_addr always;"
+    template = DEFAULT_TEMPLATE.read_text()
+    assert header in template
+    (workspace / "nginx.conf.j2").write_text(
+        template.replace(header, f"{header}\n add_header X-Frame-Options DENY;")
+    )
+    for version in ("v1", "v2"):
+        run_command(
+            inputs(workspace, "deploy", version, **{"nginx-template": "nginx.conf.j2"}), fake, Recorder()
+        )
+    reporter = Recorder()
+
+    result = run_command(inputs(workspace, "rollback", "v1", **{"blue-port": "8091"}), fake, reporter)
+
+    assert (result.status, result.active_color, result.image) == ("rolled-back", "blue", f"{IMAGE}:v1")
+    assert b"X-Frame-Options DENY" in fake.files[LIVE_CONFIG]
+    assert fake.proxy_route() == "blue"
+    assert any("blue listens on port 8081" in line for line in reporter.infos), reporter.infos
+
+    # an nginx-template given on purpose overrides the recorded one (back to green), and says so
+    (workspace / "other.conf.j2").write_text(template.replace(header, f"{header}\n add_header X-Other yes;"))
+    reporter = Recorder()
+    given = inputs(workspace, "rollback", "v1", **{"nginx-template": "other.conf.j2"})
+    assert run_command(given, fake, reporter).active_color == "green"
+    assert b"X-Other yes" in fake.files[LIVE_CONFIG]
+    assert any("nginx-template other.conf.j2 is given" in line for line in reporter.infos), reporter.infos
+
+
+def test_a_new_port_for_the_live_color_applies_when_it_is_started_again(
+    fake: FakeHost, workspace: Path
+) -> None:
+    """Issue 17.5: a new green-port while green is live re-rendered the live color's upstream with
+    a port nothing listens on, reloaded nginx (requests got 502) and logged "no reload"."""
+    fake.njs = True
+    deployed(fake, workspace, "v1", "v2")  # seamless; green live on 8082
+    fake.clear_records()
+    reporter = Recorder()
+
+    result = run_command(inputs(workspace, "deploy", "v3", **{"green-port": "8092"}), fake, reporter)
+
+    assert (result.active_color, result.switch_mode) == ("blue", "seamless")
+    assert re.search(
+        rb"upstream bluegreen_shop_green \{\s*server 127\.0\.0\.1:8082;", fake.files[LIVE_CONFIG]
+    )
+    assert fake.engine.ops("kill") == []  # no reload
+    assert "switched seamlessly (no reload)" in reporter.infos
+    assert any("green keeps port 8082" in line for line in reporter.infos), reporter.infos
+
+    fake.ports["green"] = 8092  # green is started on its new port: nginx loads the changed config once
+    fake.clear_records()
+    reporter = Recorder()
+    result = run_command(inputs(workspace, "deploy", "v4", **{"green-port": "8092"}), fake, reporter)
+
+    assert (result.active_color, result.switch_mode) == ("green", "reload")
+    assert fake.engine.ops("kill") == [("kill", f"{PROXY}-nginx-1")]
+    assert any(line.startswith("switched with a reload") for line in reporter.infos), reporter.infos
+    assert fake.proxy_route() == "green"

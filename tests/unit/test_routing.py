@@ -44,6 +44,7 @@ def test_seamless_mode_defines_both_colors_and_reads_the_live_one_per_request() 
     assert variables["bluegreen_main"] == "load_module /m/njs.so;\n"
     assert variables["bluegreen_backend"] == "$bluegreen_shop_eu_upstream"
     assert variables["bluegreen_upstreams"] == (
+        "js_shared_dict_zone zone=bluegreen_shop_eu_live:1m;\n"
         "js_import bluegreen_shop_eu from /etc/bluegreen-nginx/bluegreen.js;\n"
         "js_set $bluegreen_shop_eu_upstream bluegreen_shop_eu.upstream;\n"
         "upstream bluegreen_shop_eu_blue {\n    server 127.0.0.1:8081;\n    keepalive 32;\n"
@@ -84,11 +85,29 @@ def test_the_default_template_is_the_same_for_both_colors_in_seamless_mode() -> 
     assert "server 127.0.0.1:8082;" in render("green", None)
 
 
-def test_njs_module_reads_the_active_file_and_falls_back_to_blue() -> None:
-    module = njs_module("shop", "/etc/bluegreen-nginx/active")
+def test_njs_module_reads_the_active_file_and_falls_back_to_what_was_switched_to() -> None:
+    module = njs_module("shop", "/etc/bluegreen-nginx/active", "green")
     assert "fs.readFileSync(\"/etc/bluegreen-nginx/active\", 'utf8').trim()" in module
-    assert 'return "bluegreen_shop_blue";' in module
+    assert 'const NAMES = ["bluegreen_shop_blue", "bluegreen_shop_green"];' in module
+    # only a name of one of the app's colors is used; the last one read is kept in shared memory
+    assert "const valid = NAMES.includes(name);" in module
+    assert 'const memory = ngx.shared["bluegreen_shop_live"];' in module
+    assert "if (valid) { if (memory.get('live') !== name) { memory.set('live', name); } }" in module
+    assert "else { name = memory.get('live') || ''; }" in module
+    # the last resort is the color bluegreen switched to, not always blue (issue 17, finding 1)
+    assert 'return NAMES.includes(name) ? name : "bluegreen_shop_green";' in module
     assert module.endswith("export default { upstream };\n")
+
+
+def test_njs_module_without_shared_memory_falls_back_to_what_was_switched_to() -> None:
+    module = njs_module("shop", "/a", "blue", memory=False)
+    assert "ngx.shared" not in module
+    assert 'return NAMES.includes(name) ? name : "bluegreen_shop_blue";' in module
+    no_memory = SeamlessFiles("/j.js", "/a", memory=False)
+    assert (
+        "js_shared_dict_zone"
+        not in template_variables("shop", PORTS, "blue", no_memory)["bluegreen_upstreams"]
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,30 @@
+"""What one command reports back: the outputs of the action and the CLI's summary."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from bluegreen.smoke import SmokeCheck
+
+
+@dataclass(frozen=True)
+class Result:
+    command: str
+    status: str
+    app_name: str
+    active_color: str
+    previous_color: str
+    image: str
+    duration_seconds: float
+    phases: dict[str, float] = field(default_factory=dict)
+    lock_holder: str = ""
+    deployed_at: str = ""
+    deployed_by: str = ""
+    certificate_expires: str = ""
+    switch_mode: str = ""
+    """`seamless` (njs picks the color per request: nothing reloaded) or `reload`."""
+    smoke: tuple[SmokeCheck, ...] = ()
+    """The smoke paths' results (`smoke-paths`), in order."""
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)

@@ -1,0 +1,95 @@
+"""Where a command runs: a target runs the phases (prepare → switch → finish) across its hosts.
+
+Today the target is one host, which is a fleet of one: prepare it, switch it, finish it. A fleet
+would prepare every host, switch them in batches, finish every host, and undo switched hosts on a
+failure, with the same phases and the same per-host `HostRun`.
+"""
+
+from __future__ import annotations
+
+from bluegreen.detect import detect, locked, preflight
+from bluegreen.finish import finish
+from bluegreen.host_run import HostRun
+from bluegreen.lock import is_locked, lock_holder
+from bluegreen.prepare import Prepare, Prepared
+from bluegreen.result import Result
+from bluegreen.state import State
+from bluegreen.switch import BlueGreen, Strategy
+from bluegreen.switch_file import warn_about_active_file
+
+
+class OneHost:
+    """The phases in a row on one host."""
+
+    def __init__(self, run: HostRun) -> None:
+        self.run = run
+
+    def deploy(self) -> Result:
+        preflight(self.run)
+        with locked(self.run):
+            prepare = Prepare(self.run)
+            return self._switch_and_finish(prepare, prepare.deploy())
+
+    def rollback(self) -> Result:
+        preflight(self.run)
+        with locked(self.run):
+            prepare = Prepare(self.run)
+            return self._switch_and_finish(prepare, prepare.rollback())
+
+    def _switch_and_finish(self, prepare: Prepare, prepared: Prepared) -> Result:
+        strategy: Strategy = BlueGreen(self.run)
+        try:
+            strategy.read_routing()
+            strategy.switch(prepared)
+        except BaseException as exc:
+            strategy.undo(prepared, exc)  # raises SwitchBackFailed (both colors left running) if it cannot
+            prepare.undo()
+            raise
+        return self._result(prepared, finish(self.run, prepared))
+
+    def _result(self, prepared: Prepared, state: State) -> Result:
+        run = self.run
+        return Result(
+            command=run.config.command,
+            status=prepared.plan.outcome,
+            app_name=run.app,
+            active_color=state.active_color,
+            previous_color=state.previous_color,
+            image=state.image,
+            duration_seconds=run.timer.elapsed(),
+            phases=run.timer.phases,
+            deployed_at=state.deployed_at,
+            deployed_by=run.actor,
+            certificate_expires=run.check.certificate.expires if run.check.certificate else "",
+            switch_mode=run.switch_mode,
+            smoke=prepared.smoke,
+        )
+
+    def status(self) -> Result:
+        run = self.run
+        with run.timer.phase("status"):
+            state, live = detect(run)
+            served = run.check.serving_color(run.recorded_ports())
+            if served and served != live:
+                run.report.warning(
+                    f"nginx serves {served} although its config file routes to {live} (a run was "
+                    "interrupted during its switch); the next deploy or rollback puts the file back"
+                )
+                live = served
+            warn_about_active_file(run.proxy, run.app, served, run.report)
+            holder = lock_holder(run.host, run.layout) if is_locked(run.host, run.layout) else ""
+        current = state if state and state.active_color == live else None
+        return Result(
+            command="status",
+            status="ok",
+            app_name=run.app,
+            active_color=live or "",
+            previous_color=state.previous_color if state else "",
+            image=current.image if current else "",
+            duration_seconds=run.timer.elapsed(),
+            phases=run.timer.phases,
+            lock_holder=holder,
+            deployed_at=current.deployed_at if current else "",
+            deployed_by=current.actor if current else "",
+            certificate_expires=run.check.certificate.expires if run.check.certificate else "",
+        )
