@@ -157,9 +157,8 @@ def test_a_single_compose_files_uploads_and_volume_are_kept_and_env_reaches_the_
         assert serving_container(app, "blue", "sidecar")  # the included file's service runs
         assert not list(app.app_dir.rglob(".git"))
 
-        # A rollback after a failed deploy is issue 16.4 (another change): the rollback comes first.
         steps = [(images["v2"], True), (images["slow-start"], True), ("", True), (images["broken"], False)]
-        steps.append((images["v1"], True))
+        steps += [("", True), (images["v1"], True)]  # a rollback after the failed deploy, then v4
         for image, ok in steps:
             run, records = under_load(step(app, image), app)
             checked(run, records, ok)
@@ -191,7 +190,7 @@ def test_the_blogs_per_color_files_keep_their_logs(
         blue = serving_container(app, "blue", f"{name}-blue")
         assert blue.exec_run(["sh", "-c", "echo written-by-v1 >> /logs/app.log"]).exit_code == 0
         steps = [(images["v2"], True), (images["slow-start"], True), ("", True), (images["broken"], False)]
-        steps.append((images["v1"], True))
+        steps += [("", True), (images["v1"], True)]
         for image, ok in steps:
             run, records = under_load(step(app, image), app)
             checked(run, records, ok)
