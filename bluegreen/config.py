@@ -19,9 +19,16 @@ import paramiko
 import yaml
 
 from bluegreen import envfile
-from bluegreen.bundle import Bundle, check_shared_services, parse_service_list, plan_bundle
+from bluegreen.bundle import (
+    NOTHING_RESERVED,
+    Bundle,
+    check_shared_services,
+    parse_service_list,
+    plan_bundle,
+)
 from bluegreen.colors import COLORS
 from bluegreen.errors import InputError
+from bluegreen.layout import WRITTEN_BESIDE_UPLOADS
 from bluegreen.mounts import normal_volume
 from bluegreen.notify import Webhook, parse_webhook
 from bluegreen.registry_login import RegistryLogin, parse_registry_login
@@ -148,7 +155,7 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
         connect_timeout=_seconds(values, "connect-timeout"),
         app_name=_app_name(values["app-name"]),
         compose_files=(compose_files := _compose_files(values["compose-file"], workspace)),
-        bundles=_bundles(compose_files, workspace) if command == "deploy" else {},
+        bundles=_bundles(compose_files, workspace, values["shared-services"]) if command == "deploy" else {},
         shared_services=parse_service_list(values["shared-services"]),
         image=_image(values["image"]),
         app_env=parse_app_env(values["env"]),
@@ -450,10 +457,12 @@ def _proxy_volumes(text: str) -> tuple[str, ...]:
     return tuple(volumes)
 
 
-def _bundles(files: dict[str, tuple[Path, ...]], workspace: Path) -> dict[str, Bundle]:
+def _bundles(files: dict[str, tuple[Path, ...]], workspace: Path, shared: str) -> dict[str, Bundle]:
     shared_by_colors = len(set(files.values())) == 1
+    # The shared services' files are uploaded into the directory where bluegreen writes its own.
+    reserved = WRITTEN_BESIDE_UPLOADS if parse_service_list(shared) else NOTHING_RESERVED
     return {
-        color: plan_bundle(paths, workspace.resolve(), shared_by_colors=shared_by_colors)
+        color: plan_bundle(paths, workspace.resolve(), shared_by_colors=shared_by_colors, reserved=reserved)
         for color, paths in files.items()
     }
 

@@ -44,6 +44,7 @@ from typing import Any
 import docker.errors
 import yaml
 
+from bluegreen import commands
 from bluegreen.errors import UnreadableFile
 from bluegreen.host import READ_LIMIT, CommandResult, Held
 from bluegreen.render import PROXY_CONFIG_DIR
@@ -152,7 +153,7 @@ class FakeContainer:
         self.sees_folder = True
         """nginx only: whether the mounted config directory is the one on the host now (False: it
         was removed and made again, and the container sees an empty folder)."""
-        self.restart_policy = "unless-stopped"
+        self.restart_policy: dict[str, Any] = {"Name": "unless-stopped"}
         self.restarts = 0
         self.log = f"{self.name} log line\n"
         self.quitting = False
@@ -175,7 +176,7 @@ class FakeContainer:
                 "Image": self.image,
                 "Labels": {PROJECT_LABEL: self.project, SERVICE_LABEL: self.service, **self.labels},
             },
-            "HostConfig": {"RestartPolicy": {"Name": self.restart_policy}},
+            "HostConfig": {"RestartPolicy": dict(self.restart_policy)},
         }
 
     def start(self) -> None:
@@ -198,7 +199,7 @@ class FakeContainer:
     def update(self, restart_policy: dict[str, Any] | None = None, **kwargs: Any) -> None:
         self._engine.act("update", self)
         if restart_policy is not None:
-            self.restart_policy = str(restart_policy["Name"])
+            self.restart_policy = dict(restart_policy)
 
     def stop(self, timeout: int = 10) -> None:
         self._engine.act("stop", self)
@@ -244,7 +245,9 @@ class FakeContainer:
                     self.workers.remove(worker)
         if self.quitting and not self.workers:
             self.status, self.quitting = "exited", False
-            if self.restart_policy != "no":  # Docker starts a container that exited on its own again
+            if (
+                self.restart_policy.get("Name") != "no"
+            ):  # Docker starts a container that exited on its own again
                 self._run()
             self._engine.note_proxies()
         return {"Titles": TOP_TITLES, "Processes": rows}
@@ -527,6 +530,8 @@ class FakeHost:
         """path -> what write_file of that path raises (an SFTP failure, say)."""
         self.argvs: list[tuple[str, ...]] = []
         self.unscripted: list[tuple[str, ...]] = []
+        self.data_dirs: list[str] = []
+        """The data folders commands.make_data_dir was asked to make."""
         self.command_failures: list[CommandFailure] = []
         self.answers: dict[int, tuple[int, dict[str, str]]] = {}
         """port -> (status, headers) answered instead of the modelled answer."""
@@ -678,11 +683,10 @@ class FakeHost:
             return CommandResult(argv, 0, made + "\n", "")
         if argv[:1] == ("env",) and argv[2:4] in (("docker", "login"), ("docker", "logout")):
             return self._registry(argv, stdin)
-        if argv[:1] == ("find",) and "-name" in argv:  # commands.remove_all_but
-            folder, keep = argv[1], argv[argv.index("-name") + 1]
-            for path in [p for p in self.files if p.startswith(f"{folder}/")]:
-                if path[len(folder) + 1 :].split("/", 1)[0] != keep:
-                    del self.files[path]
+        if argv[:2] == ("sh", "-c") and argv[2] == commands._REMOVE_OLDER_RELEASES:
+            return self._remove_older_releases(argv)
+        if argv[:2] == ("sh", "-c") and argv[2] == commands._MAKE_DATA_DIR:
+            self.data_dirs.append(argv[4])
             return ok
         if argv[:2] == ("flock", "--nonblock"):
             return CommandResult(argv, 1, "", "") if self.lock_taken_by_other else ok
@@ -739,6 +743,21 @@ class FakeHost:
             return CommandResult(argv, 0, f"ran {' '.join(compose.args)}\n", "")
         self.unscripted.append(argv)
         return CommandResult(argv, 127, "", f"fake host: no script for {argv}")
+
+    def _remove_older_releases(self, argv: tuple[str, ...]) -> CommandResult:
+        """As commands.remove_older_releases, except ownership (the fake's files have no owner)."""
+        folder, keep, data = argv[4], argv[5], argv[6:]
+        releases = {p[len(folder) + 1 :].split("/", 1)[0] for p in self.files if p.startswith(f"{folder}/")}
+        kept = []
+        for release in sorted(releases - {keep}):
+            inside = [p for p in self.files if p.startswith(f"{folder}/{release}/")]
+            held = next((d for d in data if any(f"/{release}/{d}/" in p for p in inside)), "")
+            if held:
+                kept.append(f"{commands.KEPT_RELEASE} {folder}/{release} ({held})\n")
+                continue
+            for path in inside:
+                del self.files[path]
+        return CommandResult(argv, 0, "".join(kept), "")
 
     def _compose(self, call: ComposeCall) -> None:
         containers = self.engine.project(call.project)

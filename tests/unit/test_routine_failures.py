@@ -15,6 +15,7 @@ from typing import Any
 import docker.errors
 import pytest
 
+from bluegreen import commands
 from bluegreen.config import DEFAULT_TEMPLATE, Config, parse_inputs
 from bluegreen.deploy import Result, run_command
 from bluegreen.errors import Cancelled, Failure, UnreadableFile
@@ -139,7 +140,8 @@ def test_a_colors_older_releases_are_removed_once_it_serves(fake: FakeHost, work
     (first_blue,) = releases_of(fake, "blue")
     assert len(releases_of(fake, "green")) == 1
     routed_at_removal: list[str | None] = []
-    fake.fail_command("find", exit_code=0, effect=lambda: routed_at_removal.append(fake.proxy_route()))
+    removal, note = commands._REMOVE_OLDER_RELEASES, lambda: routed_at_removal.append(fake.proxy_route())
+    fake.fail_command(removal, exit_code=0, effect=note)
     deployed(fake, workspace, "v3")
     assert routed_at_removal == ["blue"], "removed only once nginx serves the new release (not before)"
     fake.command_failures.clear()
