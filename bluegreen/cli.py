@@ -66,6 +66,15 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "timing": ("health-timeout", "drain-timeout", "lock-timeout"),
     "registry": ("registry", "registry-username", "registry-password"),
     "notification": ("webhook-url", "webhook-timeout"),
+    "canary": (
+        "strategy",
+        "canary-steps",
+        "canary-interval",
+        "canary-max-error-rate",
+        "canary-max-latency-ratio",
+        "canary-min-requests",
+        "canary-sticky",
+    ),
 }
 UNGROUPED = "more"
 # The inputs each command reads; the others are accepted (one config file or set of flags serves

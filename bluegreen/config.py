@@ -20,6 +20,7 @@ import yaml
 
 from bluegreen import envfile
 from bluegreen.bundle import Bundle, check_shared_services, parse_service_list, plan_bundle
+from bluegreen.canary_inputs import CanaryPlan, check_template_weighs, parse_canary
 from bluegreen.colors import COLORS
 from bluegreen.errors import InputError
 from bluegreen.notify import Webhook, parse_webhook
@@ -112,6 +113,8 @@ class Config:
     """The login the pull uses (`registry-username`, ...); None: the pull logs in to nothing."""
     webhook: Webhook | None = None
     """Where the run's notification goes (`webhook-url`); None: nowhere."""
+    canary: CanaryPlan | None = None
+    """`strategy: canary`: how traffic moves in steps; None: blue-green (all at once)."""
 
     def __repr__(self) -> str:  # never print the key
         return f"Config(app_name={self.app_name!r}, host={self.host!r}, command={self.command!r})"
@@ -170,7 +173,10 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
             values["registry"], values["registry-username"], values["registry-password"], values["image"]
         ),
         webhook=webhook_of(values),
+        canary=parse_canary(values),
     )
+    if config.canary is not None and command != "status":
+        check_template_weighs(config.nginx_template.read_text(), str(config.nginx_template))
     for bundle in config.bundles.values():
         check_shared_services(config.shared_services, bundle)
     release_timeout = _seconds(values, "release-timeout")
