@@ -7,11 +7,12 @@ failure, with the same phases and the same per-host `HostRun`.
 
 from __future__ import annotations
 
+from bluegreen.canary import Canary
 from bluegreen.detect import detect, locked, preflight
 from bluegreen.finish import finish
 from bluegreen.host_run import HostRun
 from bluegreen.lock import is_locked, lock_holder
-from bluegreen.prepare import Prepare, Prepared
+from bluegreen.prepare import DEPLOYED, Prepare, Prepared
 from bluegreen.result import Result
 from bluegreen.state import State
 from bluegreen.switch import BlueGreen, Strategy
@@ -37,7 +38,7 @@ class OneHost:
             return self._switch_and_finish(prepare, prepare.rollback())
 
     def _switch_and_finish(self, prepare: Prepare, prepared: Prepared) -> Result:
-        strategy: Strategy = BlueGreen(self.run)
+        strategy = self._strategy(prepared)
         try:
             strategy.read_routing()
             strategy.switch(prepared)
@@ -46,6 +47,13 @@ class OneHost:
             prepare.undo()
             raise
         return self._result(prepared, finish(self.run, prepared))
+
+    def _strategy(self, prepared: Prepared) -> Strategy:
+        """Canary where asked for and something serves to compare with; a rollback goes back at once."""
+        canary = self.run.config.canary
+        if canary is not None and prepared.plan.outcome == DEPLOYED:
+            return Canary(self.run, canary)
+        return BlueGreen(self.run)
 
     def _result(self, prepared: Prepared, state: State) -> Result:
         run = self.run

@@ -10,10 +10,10 @@ from bluegreen.errors import InputError
 from tests.unit.test_config import good, workspace  # noqa: F401 (a fixture)
 
 
-def canary(workspace: Path, **overrides: str) -> CanaryPlan | None:
+def canary(folder: Path, **overrides: str) -> CanaryPlan | None:
     inputs = good(**{"nginx-template": str(DEFAULT_TEMPLATE), "strategy": "canary"})
     inputs.update(overrides)
-    return parse_inputs(inputs, workspace).canary
+    return parse_inputs(inputs, folder).canary
 
 
 def test_the_defaults(workspace: Path) -> None:  # noqa: F811

@@ -1,0 +1,171 @@
+"""`strategy: canary` under load through the lab's nginx (issue 19): the split nginx really made at
+each step, a bad canary aborted by what nginx recorded of its real requests, and nothing lost.
+
+Traffic: keep-alive GETs that never retry, POSTs and slow requests at once (as test_seamless.py).
+The test watches the active-color file on the lab server to know which split was in force when
+each request started; requests that started within a moment of a change are not counted."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bluegreen.routing import split_of_active_file
+from lab.traffic import Record, Traffic, describe_failures, failures
+from tests.e2e.apps import App, live, project_running, reset
+
+pytestmark = pytest.mark.lab
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = str(ROOT / "lab" / "example" / "nginx.conf.j2")
+LOAD = {"clients": 6, "rate": 150.0, "slow_clients": 2, "slow_ms": 500, "retry": False, "post_clients": 2}
+CANARY = {
+    "strategy": "canary",
+    "canary-steps": "10,50,100",
+    "canary-interval": "6",
+    "canary-min-requests": "20",
+    "nginx-template": TEMPLATE,
+}
+SETTLE = 0.3
+"""Seconds after a change of the split during which a request is not counted for either split."""
+
+
+class SplitWatch:
+    """Polls the active-color file: (time, percent to the canary) at every change."""
+
+    def __init__(self, app: App) -> None:
+        self.path = app.app_dir / "nginx" / "active"
+        self.name = app.name
+        self.changes: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        last: int | None = None
+        while not self._stop.is_set():
+            try:
+                content = self.path.read_bytes()
+            except OSError:
+                content = b""
+            split = split_of_active_file(self.name, content)
+            percent = split.percent if split else -1
+            if percent != last:
+                self.changes.append((time.monotonic(), percent))
+                last = percent
+            time.sleep(0.02)
+
+    def __enter__(self) -> SplitWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def percent_at(self, moment: float) -> int | None:
+        """The split in force at `moment`, None near a change (-1: no split)."""
+        current = None
+        for at, percent in self.changes:
+            if abs(moment - at) < SETTLE:
+                return None
+            if at <= moment:
+                current = percent
+        return current
+
+
+@pytest.fixture
+def app_with(lab: dict[str, Any]) -> Iterator[Callable[..., App]]:
+    made: list[App] = []
+
+    def make(name: str, base_port: int, **extra: str) -> App:
+        app = App(lab, name=f"canary-{name}", http_port=base_port, blue_port=base_port + 1,
+                  green_port=base_port + 2, extra=extra)  # fmt: skip
+        reset(app)
+        made.append(app)
+        app.deploy(lab["images"]["v1"], **{"nginx-template": TEMPLATE}).expect_ok()
+        return app
+
+    yield make
+    for app in made:
+        reset(app)
+
+
+def shares(records: list[Record], watch: SplitWatch, version: str) -> dict[int, tuple[int, float]]:
+    """Per split: the answers counted and the share of them from `version`."""
+    counted: dict[int, list[Record]] = {}
+    for record in records:
+        percent = watch.percent_at(record.start)
+        if percent is not None and percent >= 0 and record.ok:
+            counted.setdefault(percent, []).append(record)
+    return {
+        percent: (len(group), 100 * sum(r.version == version for r in group) / len(group))
+        for percent, group in counted.items()
+    }
+
+
+def test_a_good_canary_reaches_v2_step_by_step_with_the_split_it_asked_for(
+    app_with: Callable[..., App], lab: dict[str, Any]
+) -> None:
+    app = app_with("good", 21900)
+    with SplitWatch(app) as watch, Traffic(app.url, **LOAD) as load:  # type: ignore[arg-type]
+        time.sleep(0.5)
+        run = app.deploy(lab["images"]["v2"], **CANARY)
+        time.sleep(1.0)
+    result = run.expect_ok()
+    assert live(app) == ("v2", "green")
+    assert result["active_color"] == "green"
+    assert "canary: step 10% passed" in run.stderr and "canary: step 50% passed" in run.stderr
+    records = load.records
+    assert failures(records) == [], describe_failures(records)
+    assert not any(r.retried or r.closed_keepalive for r in records)
+    assert len([r for r in records if r.method == "POST"]) > 50
+    measured = shares(records, watch, "v2")
+    print(f"requests {len(records)}, failed {len(failures(records))}, v2 share per step {measured}")
+    assert set(measured) >= {10, 50}, watch.changes
+    for percent in (10, 50):
+        count, share = measured[percent]
+        assert count > 200, measured
+        assert abs(share - percent) <= 5, measured
+    assert not project_running(app, "blue")
+
+
+def test_a_flaky_canary_is_aborted_in_its_first_step_and_v1_serves_everything_after(
+    app_with: Callable[..., App], lab: dict[str, Any]
+) -> None:
+    app = app_with("flaky", 21910)
+    with SplitWatch(app) as watch, Traffic(app.url, **LOAD) as load:  # type: ignore[arg-type]
+        time.sleep(0.5)
+        run = app.deploy(lab["images"]["flaky"], **CANARY)
+        time.sleep(2.0)
+    assert run.exit_code != 0, run.stderr
+    assert "canary aborted at 10%: canary-max-error-rate crossed" in run.stderr, run.stderr
+    assert live(app) == ("v1", "blue")
+    assert not project_running(app, "green")
+    records = load.records
+    aborted = next(at for at, percent in watch.changes[1:] if percent == -1)
+    failed = failures(records)
+    print(f"requests {len(records)}, failed {len(failed)}, steps {watch.changes}")
+    assert all(r.status == 500 and r.version == "flaky" for r in failed), describe_failures(records)
+    in_step = [r for r in records if r.start < aborted]
+    assert len(failed) < 0.2 * 0.1 * len(in_step) * 2 + 5, (len(failed), len(in_step))
+    after = [r for r in records if r.start > aborted + SETTLE]
+    assert after and all(r.ok and r.version == "v1" for r in after), describe_failures(after)
+
+
+def test_a_slow_canary_is_aborted_by_the_latency_ratio(
+    app_with: Callable[..., App], lab: dict[str, Any]
+) -> None:
+    app = app_with("slow", 21920)
+    with Traffic(app.url, **LOAD) as load:  # type: ignore[arg-type]
+        time.sleep(0.5)
+        run = app.deploy(lab["images"]["slow"], **CANARY)
+        time.sleep(1.0)
+    assert run.exit_code != 0, run.stderr
+    assert "canary aborted at 10%: canary-max-latency-ratio crossed" in run.stderr, run.stderr
+    assert live(app) == ("v1", "blue")
+    assert failures(load.records) == [], describe_failures(load.records)
