@@ -102,7 +102,7 @@ DEMO.update(
             f"demo-{flavour}",
             RUNTIME_TRIXIE,
             IMAGES_DIR / "demo_variant",
-            {"DEMO": DEMO["v2"].tag, "APP_VERSION": flavour, "APP_FLAVOUR": flavour},
+            {"DEMO": DEMO["v2"].tag, "VARIANT": flavour},
         )
         for flavour in DEMO_VARIANTS
     }

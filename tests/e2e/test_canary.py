@@ -149,7 +149,9 @@ def test_a_flaky_canary_is_aborted_in_its_first_step_and_v1_serves_everything_af
     records = load.records
     aborted = next(at for at, percent in watch.changes[1:] if percent == -1)
     failed = failures(records)
-    print(f"requests {len(records)}, failed {len(failed)}, steps {watch.changes}")
+    first_bad = min(r.start for r in failed)
+    print(f"requests {len(records)}, failed {len(failed)}, first 500 to weight 0: {aborted - first_bad:.2f} s")
+    assert aborted - first_bad <= 5.0
     assert all(r.status == 500 and r.version == "flaky" for r in failed), describe_failures(records)
     in_step = [r for r in records if r.start < aborted]
     assert len(failed) < 0.2 * 0.1 * len(in_step) * 2 + 5, (len(failed), len(in_step))
@@ -167,5 +169,6 @@ def test_a_slow_canary_is_aborted_by_the_latency_ratio(
         time.sleep(1.0)
     assert run.exit_code != 0, run.stderr
     assert "canary aborted at 10%: canary-max-latency-ratio crossed" in run.stderr, run.stderr
+    print(f"requests {len(load.records)}, failed {len(failures(load.records))}")
     assert live(app) == ("v1", "blue")
     assert failures(load.records) == [], describe_failures(load.records)
