@@ -150,7 +150,7 @@ def test_a_flaky_canary_is_aborted_in_its_first_step_and_v1_serves_everything_af
     aborted = next(at for at, percent in watch.changes[1:] if percent == -1)
     failed = failures(records)
     first_bad = min(r.start for r in failed)
-    print(f"requests {len(records)}, failed {len(failed)}, first 500 to weight 0: {aborted - first_bad:.2f} s")
+    print(f"requests {len(records)}, failed {len(failed)}, first 500 to weight 0 {aborted - first_bad:.2f} s")
     assert aborted - first_bad <= 5.0
     assert all(r.status == 500 and r.version == "flaky" for r in failed), describe_failures(records)
     in_step = [r for r in records if r.start < aborted]
