@@ -11,7 +11,7 @@ tests it (`nginx -t`) and reloads. The last step (100) is the blue-green switch 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bluegreen.canary_inputs import PAUSE, CanaryPlan
 from bluegreen.canary_records import (
@@ -61,6 +61,8 @@ class Canary(BlueGreen):
         self.steps: list[StepResult] = []
         self._reader = RecordsReader()
         self._container: str | None = None
+        self.paused_at: tuple[int, CanaryPlan] | None = None
+        """Set when a `pause` step ended the switch: the split's percent and the plan left."""
 
     def switch(self, prepared: Prepared) -> None:
         run, live, target = self.run, prepared.plan.live, prepared.plan.target
@@ -68,12 +70,15 @@ class Canary(BlueGreen):
             run.report.info("canary: nothing serves yet, so the new color takes all traffic at once")
             super().switch(prepared)
             return
-        for step in self.plan.steps:
+        percent = 0
+        for number, step in enumerate(self.plan.steps):
             if step == PAUSE:
-                continue  # the manual gate is not built yet: a pause goes on to the next step
+                self.paused_at = (percent, replace(self.plan, steps=self.plan.steps[number + 1 :]))
+                return
             assert isinstance(step, int)
             if step >= 100:
                 break
+            percent = step
             self._step(prepared, Split(live, target, step, self.plan.sticky))
         run.report.info(f"canary: every step passed; {target} takes all traffic")
         super().switch(prepared)

@@ -37,7 +37,7 @@ ACTION_YML = next(
     (path for path in (PACKAGE / "action.yml", PACKAGE.parent / "action.yml") if path.is_file()),
     PACKAGE.parent / "action.yml",
 )
-COMMANDS = ("deploy", "rollback", "status")
+COMMANDS = ("deploy", "rollback", "status", "promote", "abort")
 SECRET_INPUTS = ("ssh-key", "ssh-key-passphrase", "env", "registry-password", "webhook-url")
 APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 FINGERPRINT = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}=?$")

@@ -25,6 +25,8 @@ class Result:
     """`seamless` (njs picks the color per request: nothing reloaded) or `reload`."""
     smoke: tuple[SmokeCheck, ...] = ()
     """The smoke paths' results (`smoke-paths`), in order."""
+    canary: str = ""
+    """`status`: the paused canary's split and step ("" when none is paused)."""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

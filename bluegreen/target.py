@@ -8,6 +8,17 @@ failure, with the same phases and the same per-host `HostRun`.
 from __future__ import annotations
 
 from bluegreen.canary import Canary
+from bluegreen.canary_gate import (
+    ABORTED,
+    BOTH_COMMANDS,
+    PAUSED,
+    forget,
+    hold_paused,
+    read_paused,
+    refuse_while_paused,
+    resume,
+    take_away,
+)
 from bluegreen.detect import detect, locked, preflight
 from bluegreen.finish import finish
 from bluegreen.host_run import HostRun
@@ -28,12 +39,14 @@ class OneHost:
     def deploy(self) -> Result:
         preflight(self.run)
         with locked(self.run):
+            refuse_while_paused(self.run)
             prepare = Prepare(self.run)
             return self._switch_and_finish(prepare, prepare.deploy())
 
     def rollback(self) -> Result:
         preflight(self.run)
         with locked(self.run):
+            refuse_while_paused(self.run)
             prepare = Prepare(self.run)
             return self._switch_and_finish(prepare, prepare.rollback())
 
@@ -46,7 +59,40 @@ class OneHost:
             strategy.undo(prepared, exc)  # raises SwitchBackFailed (both colors left running) if it cannot
             prepare.undo()
             raise
+        if isinstance(strategy, Canary) and strategy.paused_at is not None:
+            hold_paused(self.run, prepared, *strategy.paused_at)
+            return self._result(prepared, None)
         return self._result(prepared, finish(self.run, prepared))
+
+    def promote(self) -> Result:
+        """A paused canary goes on from its recorded step; a failed step takes it away."""
+        preflight(self.run)
+        with locked(self.run):
+            paused, prepared, back = resume(self.run)
+            canary = Canary(self.run, paused.plan)
+            canary.previous = back
+            try:
+                canary.switch(prepared)
+            except BaseException as exc:
+                canary.undo(prepared, exc)
+                take_away(self.run, paused, back)
+                raise
+            if canary.paused_at is not None:
+                forget(self.run)
+                hold_paused(self.run, prepared, *canary.paused_at)
+                return self._result(prepared, None)
+            state = finish(self.run, prepared)
+            forget(self.run)
+            return self._result(prepared, state)
+
+    def abort(self) -> Result:
+        """A paused canary: all traffic back to the old color, the new one taken away."""
+        preflight(self.run)
+        with locked(self.run):
+            paused, prepared, back = resume(self.run)
+            take_away(self.run, paused, back)
+        self.run.live = paused.live
+        return self._result(prepared, None, ABORTED)
 
     def _strategy(self, prepared: Prepared) -> Strategy:
         """Canary where asked for and something serves to compare with; a rollback goes back at once."""
@@ -55,18 +101,21 @@ class OneHost:
             return Canary(self.run, canary)
         return BlueGreen(self.run)
 
-    def _result(self, prepared: Prepared, state: State) -> Result:
+    def _result(self, prepared: Prepared, state: State | None, outcome: str = "") -> Result:
+        """The run's result; no state: the canary is paused (the old color is still the live one)
+        or aborted."""
         run = self.run
+        plan = prepared.plan
         return Result(
             command=run.config.command,
-            status=prepared.plan.outcome,
+            status=outcome or (plan.outcome if state else PAUSED),
             app_name=run.app,
-            active_color=state.active_color,
-            previous_color=state.previous_color,
-            image=state.image,
+            active_color=state.active_color if state else plan.live or "",
+            previous_color=state.previous_color if state else "",
+            image=state.image if state else "",
             duration_seconds=run.timer.elapsed(),
             phases=run.timer.phases,
-            deployed_at=state.deployed_at,
+            deployed_at=state.deployed_at if state else "",
             deployed_by=run.actor,
             certificate_expires=run.check.certificate.expires if run.check.certificate else "",
             switch_mode=run.switch_mode,
@@ -86,6 +135,9 @@ class OneHost:
                 live = served
             warn_about_active_file(run.proxy, run.app, served, run.report)
             holder = lock_holder(run.host, run.layout) if is_locked(run.host, run.layout) else ""
+            paused = read_paused(run)
+            if paused is not None:
+                run.report.warning(f"a canary is {paused.describe()}: run {BOTH_COMMANDS}")
         current = state if state and state.active_color == live else None
         return Result(
             command="status",
@@ -97,6 +149,7 @@ class OneHost:
             duration_seconds=run.timer.elapsed(),
             phases=run.timer.phases,
             lock_holder=holder,
+            canary=paused.describe() if paused else "",
             deployed_at=current.deployed_at if current else "",
             deployed_by=current.actor if current else "",
             certificate_expires=run.check.certificate.expires if run.check.certificate else "",
