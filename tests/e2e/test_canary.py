@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -51,6 +52,8 @@ class SplitWatch:
 
     def __init__(self, app: App) -> None:
         self.path = app.app_dir / "nginx" / "active"
+        self.config = app.app_dir / "nginx" / "nginx.conf"
+        self.weight = re.compile(rf"server 127\.0\.0\.1:{app.green_port} weight=(\d+);".encode())
         self.name = app.name
         self.changes: list[tuple[float, int]] = []
         self._stop = threading.Event()
@@ -64,11 +67,19 @@ class SplitWatch:
             except OSError:
                 content = b""
             split = split_of_active_file(self.name, content)
-            percent = split.percent if split else -1
+            percent = split.percent if split else self._weight()
             if percent != last:
                 self.changes.append((time.monotonic(), percent))
                 last = percent
             time.sleep(0.02)
+
+    def _weight(self) -> int:
+        """Reload mode: green's weight in the config (-1: no weighted upstream)."""
+        try:
+            found = self.weight.search(self.config.read_bytes())
+        except OSError:
+            return -1
+        return int(found[1]) if found else -1
 
     def __enter__(self) -> SplitWatch:
         self._thread.start()
@@ -93,9 +104,9 @@ class SplitWatch:
 def app_with(lab: dict[str, Any]) -> Iterator[Callable[..., App]]:
     made: list[App] = []
 
-    def make(name: str, base_port: int, **extra: str) -> App:
+    def make(name: str, base_port: int, compose_v1: bool = False, **extra: str) -> App:
         app = App(lab, name=f"canary-{name}", http_port=base_port, blue_port=base_port + 1,
-                  green_port=base_port + 2, extra=extra)  # fmt: skip
+                  green_port=base_port + 2, compose_v1=compose_v1, extra=extra)  # fmt: skip
         reset(app)
         made.append(app)
         app.deploy(lab["images"]["v1"], **{"nginx-template": TEMPLATE}).expect_ok()
@@ -119,10 +130,14 @@ def shares(records: list[Record], watch: SplitWatch, version: str) -> dict[int, 
     }
 
 
+@pytest.mark.parametrize("mode", ["seamless", "reload", "compose-v1"])
 def test_a_good_canary_reaches_v2_step_by_step_with_the_split_it_asked_for(
-    app_with: Callable[..., App], lab: dict[str, Any]
+    app_with: Callable[..., App], lab: dict[str, Any], mode: str
 ) -> None:
-    app = app_with("good", 21900)
+    """reload: a proxy without njs (the demo image's Debian nginx) gets a weighted upstream per step."""
+    base = {"seamless": 21900, "reload": 21970, "compose-v1": 21980}[mode]
+    extra = {"proxy-image": lab["images"]["v1"]} if mode == "reload" else {}
+    app = app_with(f"good-{mode}", base, compose_v1=mode == "compose-v1", **extra)
     with SplitWatch(app) as watch, Traffic(app.url, **LOAD) as load:  # type: ignore[arg-type]
         time.sleep(0.5)
         run = app.deploy(lab["images"]["v2"], **CANARY)
@@ -132,11 +147,14 @@ def test_a_good_canary_reaches_v2_step_by_step_with_the_split_it_asked_for(
     assert result["active_color"] == "green"
     assert "canary: step 10% passed" in run.stderr and "canary: step 50% passed" in run.stderr
     records = load.records
-    assert failures(records) == [], describe_failures(records)
-    assert not any(r.retried or r.closed_keepalive for r in records)
+    if mode == "reload":  # each step reloads: keep-alive connections idle at a reload are closed
+        assert all(r.closed_keepalive for r in failures(records)), describe_failures(records)
+    else:
+        assert failures(records) == [], describe_failures(records)
+        assert not any(r.retried or r.closed_keepalive for r in records)
     assert len([r for r in records if r.method == "POST"]) > 50
     measured = shares(records, watch, "v2")
-    print(f"requests {len(records)}, failed {len(failures(records))}, v2 share per step {measured}")
+    print(f"{mode}: requests {len(records)}, failed {len(failures(records))}, v2 share per step {measured}")
     assert set(measured) >= {10, 50}, watch.changes
     for percent in (10, 50):
         count, share = measured[percent]
