@@ -43,6 +43,8 @@ class CanaryFailed(BluegreenError):
     def __init__(self, message: str, verdict: Verdict) -> None:
         super().__init__(message)
         self.verdict = verdict
+        self.figures = verdict.figures
+        """The `canary` output of the failed run: what was measured, beside the limits."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,10 @@ class Canary(BlueGreen):
             self._step(prepared, Split(live, target, step, self.plan.sticky))
         run.report.info(f"canary: every step passed; {target} takes all traffic")
         super().switch(prepared)
+
+    def summary(self) -> str:
+        """Each passed step's figures (the `canary` output)."""
+        return "; ".join(f"{step.percent}%: {step.verdict.figures}" for step in self.steps)
 
     def _step(self, prepared: Prepared, split: Split) -> None:
         run = self.run

@@ -26,7 +26,8 @@ class Result:
     smoke: tuple[SmokeCheck, ...] = ()
     """The smoke paths' results (`smoke-paths`), in order."""
     canary: str = ""
-    """`status`: the paused canary's split and step ("" when none is paused)."""
+    """A canary: each passed step's figures beside the limits, or the paused canary's split and
+    step (also for `status`); "" otherwise."""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

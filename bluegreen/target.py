@@ -60,9 +60,10 @@ class OneHost:
             prepare.undo()
             raise
         if isinstance(strategy, Canary) and strategy.paused_at is not None:
-            hold_paused(self.run, prepared, *strategy.paused_at)
-            return self._result(prepared, None)
-        return self._result(prepared, finish(self.run, prepared))
+            paused = hold_paused(self.run, prepared, *strategy.paused_at)
+            return self._result(prepared, None, canary=paused.describe())
+        canary = strategy.summary() if isinstance(strategy, Canary) else ""
+        return self._result(prepared, finish(self.run, prepared), canary=canary)
 
     def promote(self) -> Result:
         """A paused canary goes on from its recorded step; a failed step takes it away."""
@@ -79,11 +80,11 @@ class OneHost:
                 raise
             if canary.paused_at is not None:
                 forget(self.run)
-                hold_paused(self.run, prepared, *canary.paused_at)
-                return self._result(prepared, None)
+                again = hold_paused(self.run, prepared, *canary.paused_at)
+                return self._result(prepared, None, canary=again.describe())
             state = finish(self.run, prepared)
             forget(self.run)
-            return self._result(prepared, state)
+            return self._result(prepared, state, canary=canary.summary())
 
     def abort(self) -> Result:
         """A paused canary: all traffic back to the old color, the new one taken away."""
@@ -101,7 +102,7 @@ class OneHost:
             return Canary(self.run, canary)
         return BlueGreen(self.run)
 
-    def _result(self, prepared: Prepared, state: State | None, outcome: str = "") -> Result:
+    def _result(self, prepared: Prepared, state: State | None, outcome: str = "", canary: str = "") -> Result:
         """The run's result; no state: the canary is paused (the old color is still the live one)
         or aborted."""
         run = self.run
@@ -120,6 +121,7 @@ class OneHost:
             certificate_expires=run.check.certificate.expires if run.check.certificate else "",
             switch_mode=run.switch_mode,
             smoke=prepared.smoke,
+            canary=canary,
         )
 
     def status(self) -> Result:
