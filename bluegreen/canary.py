@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
+from bluegreen.canary_gate import PausedCanary, hold_paused
 from bluegreen.canary_inputs import PAUSE, CanaryPlan
 from bluegreen.canary_records import (
     RecordsReader,
@@ -63,8 +64,8 @@ class Canary(BlueGreen):
         self.steps: list[StepResult] = []
         self._reader = RecordsReader()
         self._container: str | None = None
-        self.paused_at: tuple[int, CanaryPlan] | None = None
-        """Set when a `pause` step ended the switch: the split's percent and the plan left."""
+        self.paused: PausedCanary | None = None
+        """Set when a `pause` step ended the switch (recorded on the host, split in place)."""
 
     def switch(self, prepared: Prepared) -> None:
         run, live, target = self.run, prepared.plan.live, prepared.plan.target
@@ -75,7 +76,8 @@ class Canary(BlueGreen):
         percent = 0
         for number, step in enumerate(self.plan.steps):
             if step == PAUSE:
-                self.paused_at = (percent, replace(self.plan, steps=self.plan.steps[number + 1 :]))
+                rest = replace(self.plan, steps=self.plan.steps[number + 1 :])
+                self.paused = hold_paused(run, prepared, percent, rest)  # a failure here is undone
                 return
             assert isinstance(step, int)
             if step >= 100:

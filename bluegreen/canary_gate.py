@@ -13,12 +13,13 @@ from bluegreen.canary_inputs import CanaryPlan
 from bluegreen.candidate import render_candidate
 from bluegreen.colors import project_name
 from bluegreen.containers import remove_project
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import BluegreenError, UnreadableFile
 from bluegreen.host_run import HostRun, Template, now_iso
 from bluegreen.prepare import DEPLOYED, Plan, Prepared
-from bluegreen.proxy import Routing
+from bluegreen.proxy import Routing, wait_for_no_connections
 from bluegreen.records import Release
-from bluegreen.routing import SEAMLESS
+from bluegreen.routing import SEAMLESS, active_file, split_of_active_file
+from bluegreen.switch_file import is_seamless
 
 PAUSED, ABORTED = "paused", "aborted"
 BOTH_COMMANDS = "`command: promote` (go on) or `command: abort` (send all traffic back)"
@@ -127,3 +128,22 @@ def take_away(run: HostRun, paused: PausedCanary, back: Routing) -> None:
 
 def forget(run: HostRun) -> None:
     run.host.run(["rm", "-f", "--", record_path(run)]).check("removing the paused canary's record")
+
+
+def take_back_stale_split(run: HostRun) -> None:
+    """A canary run killed in a step (SIGKILL: no undo) leaves its split in the active-color file.
+    With no paused canary recorded, a deploy or rollback sends all traffic back to the file's first
+    color before anything starts (it may recreate the canary's color), and waits for its connections."""
+    try:
+        routing = run.proxy.routing()
+    except UnreadableFile:
+        return
+    split = split_of_active_file(run.app, routing.active) if is_seamless(routing) else None
+    if split is None:
+        return
+    run.report.warning(
+        f"the active-color file still sends {split.percent}% of requests to {split.canary} (a canary run "
+        f"was stopped in a step): all traffic goes back to {split.primary} first"
+    )
+    run.proxy.switch_files.write_active(active_file(run.app, split.primary))
+    wait_for_no_connections(run.host, run.ports[split.canary], run.config.drain_timeout, run.report)

@@ -142,8 +142,9 @@ def _reload_upstream(
     return f"upstream {backend} {{\n{servers}    keepalive 32;\n}}\n"
 
 
-LOG_FORMAT = "$upstream_addr $status $upstream_response_time"
-"""What nginx records of each request during a canary: which color answered, how, and how fast."""
+LOG_FORMAT = "$upstream_addr $status $upstream_response_time $uri"
+"""What nginx records of each request during a canary: which color answered, how, how fast, and
+its path (no query string: latencies are compared path by path)."""
 
 
 def log_path(app_name: str) -> str:

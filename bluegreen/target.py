@@ -13,11 +13,11 @@ from bluegreen.canary_gate import (
     BOTH_COMMANDS,
     PAUSED,
     forget,
-    hold_paused,
     read_paused,
     refuse_while_paused,
     resume,
     take_away,
+    take_back_stale_split,
 )
 from bluegreen.detect import detect, locked, preflight
 from bluegreen.finish import finish
@@ -40,6 +40,7 @@ class OneHost:
         preflight(self.run)
         with locked(self.run):
             refuse_while_paused(self.run)
+            take_back_stale_split(self.run)
             prepare = Prepare(self.run)
             return self._switch_and_finish(prepare, prepare.deploy())
 
@@ -47,6 +48,7 @@ class OneHost:
         preflight(self.run)
         with locked(self.run):
             refuse_while_paused(self.run)
+            take_back_stale_split(self.run)
             prepare = Prepare(self.run)
             return self._switch_and_finish(prepare, prepare.rollback())
 
@@ -59,9 +61,8 @@ class OneHost:
             strategy.undo(prepared, exc)  # raises SwitchBackFailed (both colors left running) if it cannot
             prepare.undo()
             raise
-        if isinstance(strategy, Canary) and strategy.paused_at is not None:
-            paused = hold_paused(self.run, prepared, *strategy.paused_at)
-            return self._result(prepared, None, canary=paused.describe())
+        if isinstance(strategy, Canary) and strategy.paused is not None:
+            return self._result(prepared, None, canary=strategy.paused.describe())
         canary = strategy.summary() if isinstance(strategy, Canary) else ""
         return self._result(prepared, finish(self.run, prepared), canary=canary)
 
@@ -78,10 +79,8 @@ class OneHost:
                 canary.undo(prepared, exc)
                 take_away(self.run, paused, back)
                 raise
-            if canary.paused_at is not None:
-                forget(self.run)
-                again = hold_paused(self.run, prepared, *canary.paused_at)
-                return self._result(prepared, None, canary=again.describe())
+            if canary.paused is not None:  # paused again, at a later step
+                return self._result(prepared, None, canary=canary.paused.describe())
             state = finish(self.run, prepared)
             forget(self.run)
             return self._result(prepared, state, canary=canary.summary())

@@ -39,10 +39,10 @@ CANARY = {
     "canary-max-latency-ratio": "3",
     "nginx-template": TEMPLATE,
 }
-"""A p95 over a few dozen requests of this mixed load (1 in ~50 is a 500 ms /slow request) is noisy,
-and the lab's 2 shared cores slow a freshly started color: with 20 requests a good v2 was aborted at
-ratio 2.42 (29 ms against 12 ms) and 3.48 (219 ms against 63 ms). 80 requests and a ratio of 3 keep
-the slow variant's +200 ms far above the limit."""
+"""A p95 over a few dozen requests is noisy on the lab's 2 shared cores, and a freshly started color
+is slower at first: with 20 requests a good v2 was aborted at ratio 2.42 (29 ms against 12 ms).
+80 requests and a ratio of 3 keep the slow variant's +200 ms far above the limit. (The flaky test
+asks for 20: its 500s are what is judged, and its time from the first 500 to weight 0 is measured.)"""
 SETTLE = 0.3
 """Seconds after a change of the split during which a request is not counted for either split."""
 
@@ -169,7 +169,7 @@ def test_a_flaky_canary_is_aborted_in_its_first_step_and_v1_serves_everything_af
     app = app_with("flaky", 21910)
     with SplitWatch(app) as watch, Traffic(app.url, **LOAD) as load:  # type: ignore[arg-type]
         time.sleep(0.5)
-        run = app.deploy(lab["images"]["flaky"], **CANARY)
+        run = app.deploy(lab["images"]["flaky"], **{**CANARY, "canary-min-requests": "20"})
         time.sleep(2.0)
     assert run.exit_code != 0, run.stderr
     assert "canary aborted at 10%: canary-max-error-rate crossed" in run.stderr, run.stderr
@@ -256,8 +256,8 @@ def test_pause_then_abort_sends_everything_back(app_with: Callable[..., App], la
     assert app.run("status").expect_ok()["canary"] == ""
 
 
-def run_and_cancel_in_step(app: App, image: str) -> Run:
-    """A canary deploy sent SIGTERM one second into its first step."""
+def run_and_cancel_in_step(app: App, image: str, sig: signal.Signals = signal.SIGTERM) -> Run:
+    """A canary deploy sent `sig` one second into its first step."""
     argv = [sys.executable, "-m", "bluegreen", "deploy", *app.flags(image, **CANARY), "--json"]
     process = subprocess.Popen(argv, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
                                env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
@@ -267,7 +267,7 @@ def run_and_cancel_in_step(app: App, image: str) -> Run:
         seen.append(line)
         if "canary: 10% of requests" in line:
             time.sleep(1.0)
-            process.send_signal(signal.SIGTERM)
+            process.send_signal(sig)
             break
     out, err = process.communicate(timeout=120)
     return Run(process.returncode, out, "".join(seen) + err)
@@ -334,3 +334,24 @@ def test_a_sticky_cookie_keeps_its_client_on_one_side_through_growing_steps(
     at_50 = [cookie for (cookie, percent), v in sides.items() if percent == 50 and v == {"v2"}]
     print(f"sticky: {len(on_v2_at_10)} of 20 users on v2 at 10%, {len(at_50)} at 50%")
     assert "error" not in {version for _, _, version in seen}
+
+
+def test_a_deploy_after_a_canary_killed_in_a_step_takes_the_split_back_first(
+    app_with: Callable[..., App], lab: dict[str, Any]
+) -> None:
+    """SIGKILL leaves no undo: the split stays in the active-color file and v2 runs. The next deploy
+    (it recreates green) sends everything back to blue before it starts anything."""
+    app = app_with("killed", 21990)
+    with Traffic(app.url, **LOAD) as load:  # type: ignore[arg-type]
+        time.sleep(0.5)
+        killed = run_and_cancel_in_step(app, lab["images"]["v2"], signal.SIGKILL)
+        time.sleep(1.0)
+        again = app.deploy(lab["images"]["v2"], **{"nginx-template": TEMPLATE})
+        time.sleep(1.0)
+    assert killed.exit_code == -signal.SIGKILL
+    assert "still sends 10% of requests to green" in again.stderr, again.stderr
+    again.expect_ok()
+    assert live(app) == ("v2", "green")
+    records = load.records
+    assert failures(records) == [], describe_failures(records)
+    print(f"requests {len(records)}, failed 0")

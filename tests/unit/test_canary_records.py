@@ -17,30 +17,30 @@ PORTS = {"blue": 8081, "green": 8082}
 PLAN = CanaryPlan(min_requests=10)
 
 
-def lines(color_port: int, status: int, seconds: str, count: int) -> list[str]:
-    return [f"127.0.0.1:{color_port} {status} {seconds}"] * count
+def lines(color_port: int, status: int, seconds: str, count: int, path: str = "/") -> list[str]:
+    return [f"127.0.0.1:{color_port} {status} {seconds} {path}"] * count
 
 
 def test_records_are_tallied_per_color_by_the_upstream_that_answered() -> None:
     tallies = tally_lines(
         [
-            "127.0.0.1:8081 200 0.004",
-            "127.0.0.1:8082 502 0.001",
-            "127.0.0.1:8081, 127.0.0.1:8082 500 0.002, 0.010",  # nginx tried blue, then green answered
+            "127.0.0.1:8081 200 0.004 /a b",  # $uri is decoded: a path may hold spaces
+            "127.0.0.1:8082 502 0.001 /",
+            "127.0.0.1:8081, 127.0.0.1:8082 500 0.002, 0.010 /",  # nginx tried blue, then green answered
             "- 499 -",  # no upstream: counted for neither
             "127.0.0.1:9999 200 0.001",  # not a color of the app
             "garbage",
         ],
         PORTS,
     )
-    assert tallies["blue"] == Tally(1, 0, [0.004])
-    assert tallies["green"] == Tally(2, 2, [0.001, 0.010])
+    assert tallies["blue"] == Tally(1, 0, [0.004], {"/a b": [0.004]})
+    assert tallies["green"] == Tally(2, 2, [0.001, 0.010], {"/": [0.001, 0.010]})
 
 
 def test_the_records_of_several_hosts_add_up() -> None:
     one = tally_lines(lines(8082, 500, "0.1", 1), PORTS)
     two = tally_lines(lines(8082, 200, "0.2", 3), PORTS)
-    assert add_up(one, two)["green"] == Tally(4, 1, [0.1, 0.2, 0.2, 0.2])
+    assert add_up(one, two)["green"] == Tally(4, 1, [0.1, 0.2, 0.2, 0.2], {"/": [0.1, 0.2, 0.2, 0.2]})
 
 
 def test_no_verdict_before_min_requests_then_the_error_rate_aborts() -> None:
@@ -59,7 +59,23 @@ def test_the_latency_ratio_compares_p95s_with_a_floor_for_fast_apps() -> None:
     slow = tally_lines(lines(8082, 200, "0.210", 20) + lines(8081, 200, "0.012", 20), PORTS)
     verdict = judge(slow, PLAN, "green", "blue")
     assert verdict.failed == "canary-max-latency-ratio"
-    assert "p95 210 ms against blue's 12 ms over 20 request(s): ratio 17.50 (limit 1.5)" in verdict.figures
+    assert "p95 on / 210 ms against blue's 12 ms (20 request(s) in all): ratio 17.50 (limit 1.5)" in (
+        verdict.figures
+    )
+
+
+def test_latencies_are_compared_path_by_path_so_the_mix_of_paths_does_not_decide() -> None:
+    """Seen in the lab: a good v2 aborted at p95 501 ms against 15 ms, because 6 of its 96 requests
+    were a 500 ms endpoint (2 % of the traffic), against 2 % of the old color's."""
+    mixed = tally_lines(
+        lines(8082, 200, "0.012", 90) + lines(8082, 200, "0.501", 6, "/slow")
+        + lines(8081, 200, "0.012", 860) + lines(8081, 200, "0.500", 17, "/slow"),
+        PORTS,
+    )  # fmt: skip
+    plan = CanaryPlan(min_requests=80)
+    assert judge(mixed, plan, "green", "blue").failed == ""
+    slow = tally_lines(lines(8082, 200, "0.212", 90) + lines(8081, 200, "0.012", 860), PORTS)
+    assert judge(slow, plan, "green", "blue").failed == "canary-max-latency-ratio"
 
 
 def test_p95_is_the_nearest_rank() -> None:

@@ -29,7 +29,7 @@ DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "bluegreen" / "template
 
 
 LOG_LINES = (
-    "log_format bluegreen_shop_eu_canary '$upstream_addr $status $upstream_response_time';\n"
+    "log_format bluegreen_shop_eu_canary '$upstream_addr $status $upstream_response_time $uri';\n"
     "access_log /tmp/bluegreen-shop_eu-canary.log bluegreen_shop_eu_canary if=$log_bluegreen_shop_eu;\n"
 )
 """Only a split's requests are recorded (the variable is empty otherwise)."""
