@@ -37,6 +37,7 @@ OUTPUTS = (
     "lock-holder",
     "certificate-expires",
     "switch-mode",
+    "canary",
 )
 SWITCH_MODES = {
     "seamless": "seamless (no reload: no connection closed)",
@@ -117,14 +118,18 @@ def result_outputs(result: Result, seconds: float) -> dict[str, str]:
         "lock-holder": result.lock_holder,
         "certificate-expires": result.certificate_expires,
         "switch-mode": result.switch_mode,
+        "canary": result.canary,
     }
 
 
-def failure_outputs(seconds: float, live_color: str = "") -> dict[str, str]:
-    """A failed run leaves the live color serving: say which, once it was known."""
+def failure_outputs(seconds: float, live_color: str = "", canary: str = "") -> dict[str, str]:
+    """A failed run leaves the live color serving: say which, once it was known (and an aborted
+    canary what was measured)."""
     outputs = {"status": "failed", "duration-seconds": f"{seconds:.1f}"}
     if live_color:
         outputs["active-color"] = live_color
+    if canary:
+        outputs["canary"] = canary
     return outputs
 
 
@@ -134,6 +139,8 @@ class Failed:
 
     message: str
     live_color: str = ""
+    canary: str = ""
+    """An aborted canary's figures beside the limits."""
 
 
 @dataclass
@@ -333,7 +340,9 @@ def _execute(
         try:
             return execute(raw, reporter, workspace)
         except Failure as exc:
-            return Failed(f"bluegreen {command_name} failed: {exc}", exc.live_color)
+            return Failed(
+                f"bluegreen {command_name} failed: {exc}", exc.live_color, getattr(exc, "figures", "")
+            )
     except KeyboardInterrupt as exc:
         return Failed(
             f"bluegreen {command_name} was cancelled ({exc or 'interrupted'}); see the log for its cleanup"
@@ -359,7 +368,7 @@ def main(environ: Mapping[str, str] | None = None, out: TextIO | None = None) ->
 
     if isinstance(outcome, Failed):
         reporter.error(outcome.message)
-        outputs = failure_outputs(seconds, outcome.live_color)
+        outputs = failure_outputs(seconds, outcome.live_color, outcome.canary)
         app, image = raw.get("app-name", "").strip(), raw.get("image", "").strip()
         before = after = outcome.live_color or "—"  # a failed run leaves the live color serving
     else:

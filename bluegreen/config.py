@@ -26,6 +26,7 @@ from bluegreen.bundle import (
     parse_service_list,
     plan_bundle,
 )
+from bluegreen.canary_inputs import CanaryPlan, check_template_weighs, parse_canary
 from bluegreen.colors import COLORS
 from bluegreen.errors import InputError
 from bluegreen.layout import WRITTEN_BESIDE_UPLOADS
@@ -44,7 +45,7 @@ ACTION_YML = next(
     (path for path in (PACKAGE / "action.yml", PACKAGE.parent / "action.yml") if path.is_file()),
     PACKAGE.parent / "action.yml",
 )
-COMMANDS = ("deploy", "rollback", "status")
+COMMANDS = ("deploy", "rollback", "status", "promote", "abort")
 SECRET_INPUTS = ("ssh-key", "ssh-key-passphrase", "env", "registry-password", "webhook-url")
 APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 FINGERPRINT = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}=?$")
@@ -120,6 +121,8 @@ class Config:
     """The login the pull uses (`registry-username`, ...); None: the pull logs in to nothing."""
     webhook: Webhook | None = None
     """Where the run's notification goes (`webhook-url`); None: nowhere."""
+    canary: CanaryPlan | None = None
+    """`strategy: canary`: how traffic moves in steps; None: blue-green (all at once)."""
 
     def __repr__(self) -> str:  # never print the key
         return f"Config(app_name={self.app_name!r}, host={self.host!r}, command={self.command!r})"
@@ -178,7 +181,10 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
             values["registry"], values["registry-username"], values["registry-password"], values["image"]
         ),
         webhook=webhook_of(values),
+        canary=parse_canary(values),
     )
+    if config.canary is not None and command != "status":
+        check_template_weighs(config.nginx_template.read_text(), str(config.nginx_template))
     for bundle in config.bundles.values():
         check_shared_services(config.shared_services, bundle)
     release_timeout = _seconds(values, "release-timeout")

@@ -29,6 +29,8 @@ def run_command(config: Config, host: Host, reporter: Reporter, timer: Timer | N
         "deploy": target.deploy,
         "rollback": target.rollback,
         "status": target.status,
+        "promote": target.promote,
+        "abort": target.abort,
     }
     try:
         return commands_by_name[config.command]()

@@ -25,6 +25,9 @@ class Result:
     """`seamless` (njs picks the color per request: nothing reloaded) or `reload`."""
     smoke: tuple[SmokeCheck, ...] = ()
     """The smoke paths' results (`smoke-paths`), in order."""
+    canary: str = ""
+    """A canary: each passed step's figures beside the limits, or the paused canary's split and
+    step (also for `status`); "" otherwise."""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

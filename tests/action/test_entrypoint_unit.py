@@ -118,6 +118,7 @@ def test_result_outputs() -> None:
         "lock-holder": "",
         "certificate-expires": "",
         "switch-mode": "seamless",
+        "canary": "",
     }
     assert (
         entrypoint.result_outputs(_result(certificate_expires="2027-01-31T12:00:00Z"), 1.0)[
@@ -126,6 +127,12 @@ def test_result_outputs() -> None:
         == "2027-01-31T12:00:00Z"
     )
     assert entrypoint.failure_outputs(2.04) == {"status": "failed", "duration-seconds": "2.0"}
+    assert entrypoint.failure_outputs(2.04, "blue", "green answered 60 request(s)") == {
+        "status": "failed",
+        "duration-seconds": "2.0",
+        "active-color": "blue",
+        "canary": "green answered 60 request(s)",
+    }
 
 
 def test_log_groups_each_phase_and_never_nests_groups() -> None:

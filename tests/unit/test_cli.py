@@ -114,6 +114,7 @@ def test_deploy_help_groups_the_flags(capsys: pytest.CaptureFixture[str]) -> Non
         "timing options:",
         "registry options:",
         "notification options:",
+        "canary options:",
         "general options:",
     ]
     timing = out.split("timing options:")[1].split("general options:")[0]
