@@ -40,6 +40,7 @@ OUTPUTS = (
     "switch-mode",
     "deploy-id",
     "hosts-json",
+    "canary",
 )
 SWITCH_MODES = {
     "seamless": "seamless (no reload: no connection closed)",
@@ -122,14 +123,20 @@ def result_outputs(result: Result, seconds: float) -> dict[str, str]:
         "switch-mode": result.switch_mode,
         "deploy-id": result.deploy_id,
         "hosts-json": json.dumps([asdict(host) for host in result.hosts]),
+        "canary": result.canary,
     }
 
 
-def failure_outputs(seconds: float, live_color: str = "", hosts_json: str = "") -> dict[str, str]:
-    """A failed run leaves the live color serving: say which, once it was known; and each host's part."""
+def failure_outputs(
+    seconds: float, live_color: str = "", canary: str = "", hosts_json: str = ""
+) -> dict[str, str]:
+    """A failed run leaves the live color serving: say which, once it was known (and an aborted
+    canary what was measured, and each host's part)."""
     outputs = {"status": "failed", "duration-seconds": f"{seconds:.1f}"}
     if live_color:
         outputs["active-color"] = live_color
+    if canary:
+        outputs["canary"] = canary
     if hosts_json:
         outputs["hosts-json"] = hosts_json
     return outputs
@@ -142,6 +149,8 @@ class Failed:
     message: str
     live_color: str = ""
     hosts_json: str = ""
+    canary: str = ""
+    """An aborted canary's figures beside the limits."""
 
 
 @dataclass
@@ -359,7 +368,12 @@ def _execute(
         try:
             return execute(raw, reporter, workspace)
         except Failure as exc:
-            return Failed(f"bluegreen {command_name} failed: {exc}", exc.live_color, exc.hosts_json)
+            return Failed(
+                f"bluegreen {command_name} failed: {exc}",
+                exc.live_color,
+                hosts_json=exc.hosts_json,
+                canary=getattr(exc, "figures", ""),
+            )
     except KeyboardInterrupt as exc:
         return Failed(
             f"bluegreen {command_name} was cancelled ({exc or 'interrupted'}); see the log for its cleanup"
@@ -385,7 +399,7 @@ def main(environ: Mapping[str, str] | None = None, out: TextIO | None = None) ->
 
     if isinstance(outcome, Failed):
         reporter.error(outcome.message)
-        outputs = failure_outputs(seconds, outcome.live_color, outcome.hosts_json)
+        outputs = failure_outputs(seconds, outcome.live_color, outcome.canary, outcome.hosts_json)
         app, image = raw.get("app-name", "").strip(), raw.get("image", "").strip()
         before = after = outcome.live_color or "—"  # a failed run leaves the live color serving
     else:

@@ -43,6 +43,15 @@ DEFINITIONS = {
         "old workers close their idle client connections), retried on a new connection or, by "
         "clients that never retry, failed (`closed-keepalive: ...`)"
     ),
+    "refused": (
+        "failed requests whose connection was refused (ConnectionRefusedError): no proxy listened on "
+        "the port at that moment"
+    ),
+    "proxy-change": (
+        "bluegreen deploying with a `proxy-volumes` mount the proxy did not have, so the deploy "
+        "replaces the proxy; an unmeasured deploy after the settle time puts it back (its failures, "
+        "if any, are counted among the unmeasured deploys')"
+    ),
     "switch_mode": "bluegreen's own `switch_mode` in its JSON result: seamless (no reload) or reload",
     "prepared": (
         "bluegreen's variants: after another strategy, one unmeasured deploy of the same variant ran "
@@ -221,8 +230,8 @@ def markdown(doc: dict[str, Any]) -> str:
         f"{load['failed_outside_segments']} failures outside the deploys' segments"
         + (
             f" ({load['failed_in_preparations']} of them in the {load['preparations']} unmeasured deploys "
-            "run before a bluegreen variant that follows another strategy: where the proxy image "
-            "changes, the product recreates the proxy and the connections open on it are dropped)."
+            "run before a bluegreen variant that follows another strategy, or after a proxy change to "
+            "put the proxy back)."
             if load.get("preparations")
             else "."
         ),
@@ -231,14 +240,16 @@ def markdown(doc: dict[str, Any]) -> str:
         f"version change (v1 -> v2 -> v1 ...). Before each deploy {s['steady_seconds']:g} s steady, "
         f"after it {s['settle_seconds']:g} s settle.",
         "",
-        "| strategy | requests | failed | failed per rep | client connections closed by the switch (per rep) "
+        "| strategy | requests | failed | failed per rep | refused connections (per rep) "
+        "| client connections closed by the switch (per rep) "
         "| switch mode | p50 ms | p99 ms | deploy p99 ms | deploy s | switch delay s | overhead s |",
-        "|---|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in doc["strategies"].items():
         closed = r.get("closed_keepalive")
         out.append(
             f"| {name} | {r['requests']} | {r['failed']} | {r['failed_per_rep']} "
+            f"| {_fmt(r.get('refused'))} {r.get('refused_per_rep', '')} "
             f"| {_fmt(closed)} {r.get('closed_keepalive_per_rep', '')} "
             f"| {', '.join(r.get('switch_modes', [])) or '-'} | {_fmt(r['p50_ms'])} "
             f"| {_fmt(r['p99_ms'])} | {_fmt(r['deploy_p99_ms'])} | {_fmt(r['deploy_seconds'])} "

@@ -14,7 +14,7 @@ from typing import Any
 
 from bench.probes import DockerEvents, Load, LoadResult, LoadSettings, Prober
 from bench.stats import Deploy, DockerEvent, Probe, Startup, StartupSample, Window
-from bench.strategies import STRATEGIES, App, Runner, needs_preparation
+from bench.strategies import PROXY_CHANGE, STRATEGIES, App, Runner, needs_preparation
 from lab.traffic import Record
 
 
@@ -86,13 +86,15 @@ def busy_percent(before: tuple[float, float], after: tuple[float, float]) -> flo
     return round(100 * (after[0] - before[0]) / total, 1) if total > 0 else 0.0
 
 
-def measure(settings: Settings, lab: dict[str, Any], action_image: str | None = None) -> Raw:
+def measure(
+    settings: Settings, lab: dict[str, Any], action_image: str | None = None, app: App | None = None
+) -> Raw:
     """The strategies in alternation under load, then (given `action_image`) its start-up samples
-    with the same load still running."""
+    with the same load still running. `app`: another name and ports than the bench's own."""
     started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     source = source_version()
     run_started = time.monotonic()
-    app = App(lab)
+    app = app or App(lab)
     images = lab["images"]
     app.reset()
     runner = Runner(app)
@@ -134,6 +136,12 @@ def measure(settings: Settings, lab: dict[str, Any], action_image: str | None = 
                 timeline = runner.deploy(strategy, image)
                 cpu_busy = busy_percent(cpu_before, cpu_times())
                 time.sleep(settings.settle_seconds)
+                settle_end = time.monotonic()
+                if strategy == PROXY_CHANGE:  # the proxy back as the other strategies expect it
+                    say(f"rep {rep} {strategy}: an unmeasured deploy puts the proxy back")
+                    runner.deploy("bluegreen", image)
+                    time.sleep(settings.settle_seconds)
+                    preparations.append((strategy, Window(settle_end, time.monotonic())))
                 deploy = Deploy(
                     strategy=strategy,
                     rep=rep,
@@ -145,7 +153,7 @@ def measure(settings: Settings, lab: dict[str, Any], action_image: str | None = 
                     project=f"{app.name}-{timeline.color}",
                     steady=Window(steady_start, timeline.start),
                     window=Window(timeline.start, timeline.end),
-                    settle_end=time.monotonic(),
+                    settle_end=settle_end,
                     up_start=timeline.up_start,
                     phases=tuple(timeline.phases),
                     drain_seconds=timeline.drain_seconds,

@@ -134,6 +134,10 @@ def fast_ok_latencies_ms(records: Iterable[Record]) -> list[float]:
     return [r.latency_ms for r in records if r.ok and not r.slow]
 
 
+REFUSED = "ConnectionRefusedError"
+"""A request whose connection nothing accepted (no proxy listened on the port)."""
+
+
 def failure_kind(record: Record) -> str:
     return record.error or f"HTTP {record.status}"
 
@@ -217,6 +221,7 @@ def summarize_deploy(
         "requests": len(segment),
         "failed": len(failed),
         "failed_slow": sum(r.slow for r in failed),
+        "refused": sum(r.error == REFUSED for r in failed),
         "failure_kinds": dict(sorted(Counter(failure_kind(r) for r in failed).items())),
         "failure_times": [round(r.start - t0, 3) for r in failed[:50]],
         "retried": sum(r.retried for r in segment),
@@ -284,6 +289,8 @@ def summarize_strategy(
         "overhead_seconds": _median_of(reps, "overhead_seconds"),
         "deploy_p50_ms": _ms(percentile(deploy_ms, 50)),
         "failed_per_rep": [r["failed"] for r in reps],
+        "refused": sum(r["refused"] for r in reps),
+        "refused_per_rep": [r["refused"] for r in reps],
         "retried": sum(r["retried"] for r in reps),
         "closed_keepalive": sum(r["closed_keepalive"] for r in reps),
         "closed_keepalive_per_rep": [r["closed_keepalive"] for r in reps],
@@ -333,6 +340,18 @@ def check_targets(strategies: dict[str, dict[str, Any]]) -> list[Target]:
         targets.append(
             _at_most(
                 "bluegreen: switch delay (median) <= 0.35 s (issue 12)", delay, SEAMLESS_SWITCH_DELAY, "s"
+            )
+        )
+    change = strategies.get("proxy-change")
+    if change is not None:
+        targets.append(
+            _none_in_any_rep("proxy change: 0 failed requests in every repetition", change["failed_per_rep"])
+        )
+        targets.append(
+            _none_in_any_rep(
+                "proxy change: 0 refused connections in every repetition (issue 17.3)",
+                change["refused_per_rep"],
+                "refused per rep",
             )
         )
     reload_mode = strategies.get("bluegreen-reload")

@@ -5,6 +5,10 @@
   when the template lets it, else with a reload; its JSON result says which (`switch_mode`).
 - `bluegreen-reload`: the same with `proxy-image` set to an nginx without njs (the demo app's image
   has Debian's nginx without the module): the product falls back to switching with a reload.
+- `proxy-change`: bluegreen deploying with a `proxy-volumes` it did not have, so the deploy replaces
+  the proxy (issue 17.3: the new one starts beside the old one, which quits gracefully). The driver
+  puts the proxy back with an unmeasured deploy right after the settle time, so the strategies that
+  follow find the proxy they expect.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from lab.inputs import as_flags, deploy_inputs
 from lab.strategies import Target, recreate, seed_order
 
 ROOT = Path(__file__).resolve().parents[1]
-STRATEGIES = ("recreate", "seed", "bluegreen", "bluegreen-reload")
+PROXY_CHANGE = "proxy-change"
+STRATEGIES = ("recreate", "seed", "bluegreen", "bluegreen-reload", PROXY_CHANGE)
 BLUEGREEN_STRATEGIES = ("bluegreen", "bluegreen-reload")
 NO_NJS_PROXY_VERSION = "v1"
 """The demo image used as bluegreen-reload's proxy image: same /usr/sbin/nginx, no njs module."""
@@ -74,12 +79,22 @@ class App:
     def version_of(self, image: str) -> str:
         return next(str(version) for version, ref in self.lab["images"].items() if ref == image)
 
-    def bluegreen_argv(self, image: str, proxy_image: str | None = None) -> list[str]:
+    @property
+    def proxy_volume(self) -> str:
+        """The mount a `proxy-change` deploy adds to the proxy (a folder of the lab's server)."""
+        folder = Path(self.lab["remote_dir"]) / f"{self.name}-proxy-extra"
+        folder.mkdir(parents=True, exist_ok=True)
+        return f"{folder}:/etc/bluegreen-extra:ro"
+
+    def bluegreen_argv(
+        self, image: str, proxy_image: str | None = None, proxy_volumes: str = ""
+    ) -> list[str]:
         """The CLI with the action's inputs as flags; inputs not given keep the action's defaults."""
         values = {
             **deploy_inputs(self.lab, self.name, self.http_port, self.blue_port, self.green_port),
             "image": image,
             **({"proxy-image": proxy_image} if proxy_image else {}),
+            **({"proxy-volumes": proxy_volumes} if proxy_volumes else {}),
         }
         flags = as_flags(values)
         return [sys.executable, "-m", "bluegreen", "deploy", *flags, "--json"]
@@ -90,7 +105,7 @@ class App:
 
         client = docker.from_env()
         try:
-            for suffix in ("blue", "green", "proxy"):
+            for suffix in ("blue", "green", "proxy", "proxy-alt"):
                 label = f"com.docker.compose.project={self.name}-{suffix}"
                 for container in client.containers.list(all=True, filters={"label": label}):
                     container.remove(force=True)
@@ -179,6 +194,8 @@ class Runner:
             return self.bluegreen(image)
         if strategy == "bluegreen-reload":
             return self.bluegreen(image, proxy_image=self.app.lab["images"][NO_NJS_PROXY_VERSION])
+        if strategy == PROXY_CHANGE:
+            return self.bluegreen(image, proxy_volumes=self.app.proxy_volume)
         return self._in_process(strategy, image)
 
     def _in_process(self, strategy: str, image: str) -> Timeline:
@@ -215,12 +232,12 @@ class Runner:
             pull_seconds=None if pull is None else pull.end - pull.start,
         )  # fmt: skip
 
-    def bluegreen(self, image: str, proxy_image: str | None = None) -> Timeline:
+    def bluegreen(self, image: str, proxy_image: str | None = None, proxy_volumes: str = "") -> Timeline:
         """`python -m bluegreen deploy ... --json`, timing its phases from its live stderr."""
         lines: list[tuple[float, str]] = []
         start = time.monotonic()
         process = subprocess.Popen(
-            self.app.bluegreen_argv(image, proxy_image),
+            self.app.bluegreen_argv(image, proxy_image, proxy_volumes),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=os.environ,
         )  # fmt: skip
 

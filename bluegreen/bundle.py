@@ -3,7 +3,11 @@
 Pure: it reads local files and decides; it never touches a host. Compose resolves every relative
 path of every `-f` file against the directory of the first one (the project directory) and reads
 `.env` there, so the upload keeps the files' relative layout under one root, the deepest directory
-that holds them all. Every check raises InputError before anything connects.
+that holds them all. Files a compose file pulls in (`extends: {file: ...}`, top-level `include:`)
+are followed the same way, their own paths resolved against their own directory. A bind source
+missing from the repository is the app's data directory: never uploaded, it is named in
+`Bundle.data_mounts` (see appdata.py). `.git` is never uploaded. Every check raises InputError before
+anything connects.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ SHARED_INPUT = "shared-services"
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 ENV_FILE_VARIABLE = ("${BLUEGREEN_ENV_FILE}", "$BLUEGREEN_ENV_FILE")
 """bluegreen writes that file itself from the `env` input: nothing to upload."""
+ENV_FILE_NAME = "BLUEGREEN_ENV_FILE"
+NEVER_UPLOADED = frozenset({".git"})
+"""Where actions/checkout keeps the job's token (and the repository's whole history)."""
 NOTHING_RESERVED: Mapping[str, str] = MappingProxyType({})
 PRIVATE_MODE = 0o600
 
@@ -52,9 +59,30 @@ class Bundle:
     project_volumes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Service -> the project's named volumes (top-level `volumes:` without a `name:` of their
     own) it mounts: compose names these `<project>_<volume>`."""
+    data_mounts: tuple[DataMount, ...] = ()
+    """Bind mounts whose source is not in the repository: what the app writes there is its data."""
+    mentions_env_file: bool = False
+    """Whether any compose file names ${BLUEGREEN_ENV_FILE} (then it chose where the file goes)."""
+    uses_include: bool = False
+    """Whether a compose file has a top-level `include:` (compose v2 only)."""
+    images: dict[str, str] = field(default_factory=dict)
+    """Service -> its `image:` as written (for the database warning)."""
 
     def volumes_of(self, services: Sequence[str]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(v for s in services for v in self.project_volumes.get(s, ())))
+
+
+@dataclass(frozen=True)
+class DataMount:
+    """One bind mount of a service whose source is missing from the repository."""
+
+    service: str
+    remote: str
+    """The source's POSIX path relative to the upload root: its name under the app's data folder."""
+    entry: str | Mapping[str, Any]
+    """The volume entry as written (short or long syntax): the override replaces its source."""
+    source: str
+    """The source as written in the entry."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +91,17 @@ class _Reference:
     """Absolute and normalized without following symlinks, as compose on the host will see it."""
     owner: str
     """Who names the path, for messages: "service 'web'", "the compose files", ..."""
+    mount: tuple[str, str | Mapping[str, Any], str] | None = None
+    """For a bind source: (service, the volume entry, the source as written)."""
+
+
+@dataclass(frozen=True)
+class _Document:
+    path: Path
+    """Lexical absolute path of the file."""
+    data: dict[str, Any]
+    base: Path
+    """The directory its relative paths are resolved against."""
 
 
 @dataclass(frozen=True)
@@ -89,16 +128,22 @@ def plan_bundle(
     """
     if not compose_files:
         raise InputError(COMPOSE_INPUT, "names no file", "Set `compose-file` to the app's compose file(s)")
-    documents = [_load_compose(path) for path in compose_files]
-    if shared_by_colors:
-        _refuse_container_names(documents)
     compose_paths = [_lexical(path) for path in compose_files]
     project_dir = compose_paths[0].parent
+    top = [_Document(path, _load_compose(path), project_dir) for path in compose_paths]
+    included = _included(top, workspace)
+    project = [*top, *included]
+    documents = [document.data for document in project]
+    if shared_by_colors:
+        _refuse_container_names(documents)
     references = [_Reference(path, "the compose files") for path in compose_paths]
+    references += [_Reference(document.path, "an `include` of the compose files") for document in included]
     references += _project_env(project_dir)
-    for document in documents:
-        references += _service_references(document, project_dir, workspace)
-        references += _secret_and_config_files(document, project_dir, workspace)
+    pulled_in: list[_Document] = []
+    for document in project:
+        references += _service_references(document, workspace, pulled_in)
+        references += _secret_and_config_files(document.data, document.base, workspace)
+    references += [_Reference(document.path, "an `extends` of the compose files") for document in pulled_in]
     allowed = (workspace.resolve(), project_dir.resolve())
     files = [file for ref in references for file in _files_of(ref, allowed, workspace)]
     root = _layout_root(references)
@@ -112,6 +157,10 @@ def plan_bundle(
         services=_service_names(documents),
         total_bytes=total,
         project_volumes=_project_volumes(documents),
+        data_mounts=_data_mounts(references, root),
+        mentions_env_file=any(_mentions(d.data, ENV_FILE_NAME) for d in (*project, *pulled_in)),
+        uses_include=bool(included),
+        images=_images(documents),
     )
 
 
@@ -158,6 +207,40 @@ def _load_compose(path: Path) -> dict[str, Any]:
             "Write `services:` as `name: {...}` entries",
         )
     return document
+
+
+def _mentions(value: Any, name: str) -> bool:
+    """Whether any key or value of a YAML tree names the variable (comments do not count)."""
+    if isinstance(value, str):
+        return name in value
+    if isinstance(value, dict):
+        return any(_mentions(k, name) or _mentions(v, name) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_mentions(item, name) for item in value)
+    return False
+
+
+def _images(documents: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    return {
+        name: str(body["image"])
+        for document in documents
+        for name, body in _services(document)
+        if isinstance(body.get("image"), str)
+    }
+
+
+def _data_mounts(references: Sequence[_Reference], root: Path) -> tuple[DataMount, ...]:
+    """The bind mounts whose source the repository does not have: the app's data folders."""
+    mounts = []
+    for ref in references:
+        if ref.mount is None or ref.path.exists() or ref.path.is_symlink():
+            continue
+        service, entry, source = ref.mount
+        remote = _remote(ref.path, root)
+        if not remote or remote == ".":
+            continue
+        mounts.append(DataMount(service, remote, entry, source))
+    return tuple(mounts)
 
 
 def _yaml_problem(exc: Exception) -> str:
@@ -221,15 +304,136 @@ def _project_env(project_dir: Path) -> list[_Reference]:
 
 
 def _service_references(
-    document: Mapping[str, Any], project_dir: Path, workspace: Path
+    document: _Document, workspace: Path, pulled_in: list[_Document]
 ) -> Iterator[_Reference]:
-    for name, service in _services(document):
-        owner = f"service '{name}'"
-        for value, required in _env_file_entries(service.get("env_file"), owner):
-            fix = "Add the file to the repository, or mark it `required: false`"
-            yield from _named_file(value, owner, "env_file", required, fix, project_dir, workspace)
-        for source in _bind_sources(service.get("volumes"), owner):
-            yield _Reference(_lexical(project_dir / source), owner)
+    for name, service in _services(document.data):
+        yield from _one_service(name, service, document, workspace, pulled_in, name)
+
+
+def _one_service(
+    name: str,
+    service: Mapping[str, Any],
+    document: _Document,
+    workspace: Path,
+    pulled_in: list[_Document],
+    runs_as: str,
+    depth: int = 0,
+) -> Iterator[_Reference]:
+    """The paths one service names, and those of the service it extends (in its own file or
+    another); `runs_as` is the service of the project that inherits them."""
+    owner = f"service '{name}'"
+    for value, required in _env_file_entries(service.get("env_file"), owner):
+        fix = "Add the file to the repository, or mark it `required: false`"
+        yield from _named_file(value, owner, "env_file", required, fix, document.base, workspace)
+    for entry, source, relative in _bind_sources(service.get("volumes"), owner):
+        yield _Reference(_lexical(document.base / relative), owner, (runs_as, entry, source))
+    extends = service.get("extends")
+    if extends is None:
+        return
+    if depth > 20:
+        raise InputError(COMPOSE_INPUT, f"{owner} extends in a loop", "Remove the loop of `extends`")
+    base_name, base_document = _extended(extends, owner, document, workspace, pulled_in)
+    base_service = dict(_services(base_document.data)).get(base_name)
+    if base_service is None:
+        raise InputError(
+            COMPOSE_INPUT,
+            f"{owner} extends the service '{base_name}', which {_shown(base_document.path, workspace)} "
+            "does not define",
+            "Name a service of that file in `extends`",
+        )
+    yield from _one_service(base_name, base_service, base_document, workspace, pulled_in, runs_as, depth + 1)
+
+
+def _extended(
+    extends: Any, owner: str, document: _Document, workspace: Path, pulled_in: list[_Document]
+) -> tuple[str, _Document]:
+    """The service an `extends` names and the document it is in (loaded, when another file)."""
+    if isinstance(extends, str):
+        return extends, document
+    if not isinstance(extends, dict) or not isinstance(extends.get("service"), str):
+        raise InputError(
+            COMPOSE_INPUT,
+            f"{owner} has an `extends` that names no service: {extends!r}",
+            "Write `extends: {service: NAME}` or `extends: {file: FILE, service: NAME}`",
+        )
+    file = extends.get("file")
+    if file is None:
+        return extends["service"], document
+    relative = _relative_path(str(file), owner)
+    if relative is None:
+        raise InputError(
+            COMPOSE_INPUT,
+            f"{owner} extends a file on the server ({file}): bluegreen uploads the compose files "
+            "from the repository",
+            "Keep the file in the repository and name it by a relative path",
+        )
+    path = _lexical(document.base / relative)
+    if not path.is_file():
+        raise InputError(
+            COMPOSE_INPUT,
+            f"{owner} extends '{file}', but {_shown(path, workspace)} does not exist",
+            "Add the file to the repository",
+        )
+    # Compose resolves the extended service's relative paths against the directory of its file.
+    loaded = next((d for d in pulled_in if d.path == path), None) or _Document(
+        path, _load_compose(path), path.parent
+    )
+    if loaded not in pulled_in:
+        pulled_in.append(loaded)
+    return extends["service"], loaded
+
+
+def _included(top: Sequence[_Document], workspace: Path) -> list[_Document]:
+    """Every file a top-level `include:` pulls in (recursively); each is a project directory of its
+    own: its relative paths start at its own directory (or its `project_directory`)."""
+    found: list[_Document] = []
+    queue = list(top)
+    while queue:
+        document = queue.pop(0)
+        for path, base in _include_entries(document, workspace):
+            if any(path == seen.path for seen in (*top, *found)):
+                continue
+            if not path.is_file():
+                raise InputError(
+                    COMPOSE_INPUT,
+                    f"the include of {_shown(document.path, workspace)} names "
+                    f"{_shown(path, workspace)}, which does not exist",
+                    "Add the file to the repository, or remove it from `include:`",
+                )
+            included = _Document(path, _load_compose(path), base)
+            found.append(included)
+            queue.append(included)
+    return found
+
+
+def _include_entries(document: _Document, workspace: Path) -> Iterator[tuple[Path, Path]]:
+    entries = document.data.get("include")
+    if entries is None:
+        return
+    owner = f"the include of {_shown(document.path, workspace)}"
+    for entry in entries if isinstance(entries, list) else [entries]:
+        spec = {"path": entry} if isinstance(entry, str) else entry
+        paths = spec.get("path") if isinstance(spec, dict) else None
+        paths = [paths] if isinstance(paths, str) else paths
+        if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
+            raise InputError(
+                COMPOSE_INPUT,
+                f"{owner} has an entry that names no file: {entry!r}",
+                "Write each entry as a path, or as `{path: FILE}`",
+            )
+        directory = spec.get("project_directory") if isinstance(spec, dict) else None
+        for value in paths:
+            relative = _relative_path(value, owner)
+            if relative is None:
+                raise InputError(
+                    COMPOSE_INPUT,
+                    f"{owner} names a file on the server ({value}): bluegreen uploads the compose "
+                    "files from the repository",
+                    "Keep the file in the repository and name it by a relative path",
+                )
+            path = _lexical(document.base / relative)
+            base = _lexical(document.base / directory) if isinstance(directory, str) else path.parent
+            yield path, base
 
 
 def _secret_and_config_files(
@@ -279,8 +483,8 @@ def _env_file_entries(value: Any, owner: str) -> Iterator[tuple[str, bool]]:
             )
 
 
-def _bind_sources(volumes: Any, owner: str) -> Iterator[str]:
-    """The relative local paths the service bind-mounts."""
+def _bind_sources(volumes: Any, owner: str) -> Iterator[tuple[str | Mapping[str, Any], str, str]]:
+    """(the entry, its source as written, the relative local path) of each local bind mount."""
     for volume in volumes if isinstance(volumes, list) else []:
         if isinstance(volume, str):
             source = _short_syntax_source(volume)
@@ -292,7 +496,7 @@ def _bind_sources(volumes: Any, owner: str) -> Iterator[str]:
             continue
         relative = _relative_path(source, owner)
         if relative is not None:
-            yield relative
+            yield volume, source, relative
 
 
 def _short_syntax_source(volume: str) -> str | None:
@@ -333,6 +537,8 @@ def _relative_path(value: str, owner: str) -> str | None:
 def _files_of(ref: _Reference, allowed: Sequence[Path], workspace: Path) -> list[_LocalFile]:
     """The files to upload for one path: itself, every file below a directory, none if missing."""
     resolved = ref.path.resolve()
+    if ref.path.name in NEVER_UPLOADED:
+        return []
     _require_inside(ref.path, resolved, ref.owner, allowed, workspace)
     try:
         if resolved.is_dir():
@@ -355,6 +561,8 @@ def _walk(
 ) -> list[_LocalFile]:
     files: list[_LocalFile] = []
     for entry in sorted(resolved.iterdir()):
+        if entry.name in NEVER_UPLOADED:
+            continue
         path = directory / entry.name
         target = entry.resolve()
         if entry.is_symlink():

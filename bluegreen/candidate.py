@@ -7,13 +7,15 @@ from bluegreen.colors import mark_route
 from bluegreen.host_run import HostRun
 from bluegreen.proxy import Candidate
 from bluegreen.render import Route, render_nginx
-from bluegreen.routing import SEAMLESS_MARK, SeamlessFiles, template_variables, uses_seamless
+from bluegreen.reuseport import with_reuseport
+from bluegreen.routing import SEAMLESS_MARK, SeamlessFiles, Split, template_variables, uses_seamless
 from bluegreen.switch_file import seamless_candidate
 from bluegreen.verify import UPSTREAM_HEADER
 
 
-def render_candidate(run: HostRun, target: str, live: str | None) -> Candidate:
-    """nginx routing to `target`; `live` is the color serving until the switch."""
+def render_candidate(run: HostRun, target: str, live: str | None, split: Split | None = None) -> Candidate:
+    """nginx routing to `target`; `live` is the color serving until the switch. With a split (a
+    canary's step, reload mode): both colors, weighted, and the config names `live` as routed."""
     config, report = run.config, run.report
     files = run.seamless if isinstance(run.seamless, SeamlessFiles) else None
     route = Route(
@@ -23,10 +25,12 @@ def render_candidate(run: HostRun, target: str, live: str | None) -> Candidate:
         upstream_host="127.0.0.1",
         upstream_port=run.ports[target],
         listen_port=config.http_port,
-        switch_variables=template_variables(run.app, run.ports, target, files),
+        switch_variables=template_variables(run.app, run.ports, target, files, split=split),
     )
     template = run.nginx_template()
     rendered = render_nginx(template.text, route, template.source)
+    if not config.proxy_container:  # bluegreen's own proxy: a replacement listens beside it
+        rendered = with_reuseport(rendered)
     if UPSTREAM_HEADER not in rendered.lower() and "header" not in run.warned:
         run.warned.add("header")
         report.warning(
@@ -41,5 +45,5 @@ def render_candidate(run: HostRun, target: str, live: str | None) -> Candidate:
                 "the nginx-template does not use bluegreen_upstreams / bluegreen_backend: switching "
                 "with a reload (see templates/nginx.conf.j2 for a template that switches seamlessly)"
             )
-        return Candidate(mark_route(rendered, target).encode())
+        return Candidate(mark_route(rendered, split.primary if split else target).encode())
     return seamless_candidate(run.app, files, (SEAMLESS_MARK + rendered).encode(), target, live)

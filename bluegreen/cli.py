@@ -23,6 +23,8 @@ DESCRIPTIONS = {
     "rollback": "Switch back to the color the last deploy kept, through the same health gate, "
     "switch, verification and drain.",
     "status": "Print the live color, its image, who deployed it and when, and who holds the deploy lock.",
+    "promote": "Go on with a canary paused at a `pause` step, from the recorded step.",
+    "abort": "Send all traffic of a paused canary back to the old color and take the new one away.",
 }
 # `bluegreen deploy --help` shows the inputs in these groups; every input of action.yml (but
 # `command`, the subcommand) belongs to one (a test checks).
@@ -68,6 +70,15 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "fleet": ("parallel", "batch-size", "batch-wait"),
     "registry": ("registry", "registry-username", "registry-password"),
     "notification": ("webhook-url", "webhook-timeout"),
+    "canary": (
+        "strategy",
+        "canary-steps",
+        "canary-interval",
+        "canary-max-error-rate",
+        "canary-max-latency-ratio",
+        "canary-min-requests",
+        "canary-sticky",
+    ),
 }
 UNGROUPED = "more"
 # The inputs each command reads; the others are accepted (one config file or set of flags serves
@@ -116,7 +127,7 @@ def version() -> str:
 def used_by(command: str, name: str) -> bool:
     if command == "status":
         return name in STATUS_INPUTS
-    return not (command == "rollback" and name in NOT_FOR_ROLLBACK)
+    return not (command in ("rollback", "promote", "abort") and name in NOT_FOR_ROLLBACK)
 
 
 def group_of(name: str) -> str:
@@ -203,6 +214,8 @@ def summary_lines(result: Result) -> list[str]:
         lines.append(f"deploy lock held by {result.lock_holder}" if result.lock_holder else "not locked")
     if len(result.hosts) > 1:
         lines += [f"  {host.host}: {host.active_color or 'none'} ({host.status})" for host in result.hosts]
+    if result.canary:
+        lines.append(f"canary {result.canary}")
     return lines
 
 

@@ -174,21 +174,75 @@ def remove(*paths: str) -> list[str]:
 
 
 KEEP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-"""A plain file name: no glob character (find's -name takes a pattern), no `/`, not `.` or `..`."""
+"""A plain file name: no glob character, no `/`, not `.` or `..`."""
 
 
-def remove_all_but(directory: str, keep: str) -> list[str]:
-    """Remove every entry of directory except the one named keep.
-
-    Refuses (ValueError) a keep that is not a plain name and a directory that is not an absolute
-    path below /: an empty keep would make the command remove every entry, the one in use included.
-    """
+def _refuse_widening(directory: str, keep: str) -> None:
+    """An empty or odd keep, or a directory that is not an absolute path below /, could make a
+    cleanup remove every entry, the one in use included: refused (ValueError)."""
     if not KEEP_NAME.fullmatch(keep):
         raise ValueError(f"refusing to remove all but {keep!r} in {directory!r}: not a plain file name")
     if not directory.startswith("/") or not directory.strip("/") or "\0" in directory:
         raise ValueError(f"refusing to remove entries of {directory!r}: not an absolute directory below /")
-    return ["find", directory, "-mindepth", "1", "-maxdepth", "1", "!", "-name", keep,
-            "-exec", "rm", "-rf", "--", "{}", "+"]  # fmt: skip
+
+
+KEPT_RELEASE = "bluegreen-kept"
+
+_REMOVE_OLDER_RELEASES = r"""
+folder=$1 keep=$2; shift 2
+[ -d "$folder" ] || exit 0
+me=$(id -u)
+for release in "$folder"/*; do
+  [ -e "$release" ] || [ -L "$release" ] || continue
+  [ "${release##*/}" = "$keep" ] && continue
+  held=""
+  for data in "$@"; do
+    [ -d "$release/$data" ] && [ ! -L "$release/$data" ] || continue
+    if [ -n "$(ls -A -- "$release/$data")" ]; then held=$data; break; fi
+  done
+  # An empty directory Docker made holds nothing (and its parent's owner may remove it).
+  found=$(find "$release" ! -user "$me" ! \( -type d -empty \) -print -quit 2>/dev/null)
+  if [ -z "$held" ] && [ -n "$found" ]; then
+    held="files the deploy user does not own"
+  fi
+  if [ -n "$held" ]; then echo "bluegreen-kept $release ($held)"; continue; fi
+  rm -rf -- "$release"
+done
+"""
+
+
+def remove_older_releases(directory: str, keep: str, data_paths: Sequence[str]) -> list[str]:
+    """Remove a color's older release directories, except keep, and except any that holds what an
+    app wrote: a data folder of the app with something in it (a real directory, not bluegreen's
+    symlink), or anything but an empty directory that the deploy user does not own (a container
+    made it). Each kept one is printed as `bluegreen-kept PATH (WHY)`."""
+    _refuse_widening(directory, keep)
+    return ["sh", "-c", _REMOVE_OLDER_RELEASES, "sh", directory, keep, *data_paths]
+
+
+_MAKE_DATA_DIR = r"""
+target=$1 earlier=$2 image=$3 app_dir=$4
+[ -e "$target" ] && exit 0
+mkdir -p -- "${target%/*}" || exit 1
+if [ -n "$earlier" ] && [ -d "$earlier" ] && [ ! -L "$earlier" ]; then
+  # A directory Docker made is root's: the deploy user may not move it (it must rewrite its ..).
+  mv -- "$earlier" "$target" 2>/dev/null \
+    || docker run --rm --user 0 --entrypoint mv --volume "$app_dir:$app_dir" "$image" \
+      -- "$earlier" "$target" \
+    || exit 1
+  ln -s -- "$target" "$earlier" && echo "bluegreen-adopted $earlier"
+  exit 0
+fi
+mkdir -p -- "$target"
+"""
+
+
+def make_data_dir(target: str, earlier: str = "", image: str = "", app_dir: str = "") -> list[str]:
+    """Create one of the app's data folders, once. When the live color's release directory holds
+    the folder an earlier deploy mounted (earlier), it is moved there instead (as root, in a
+    throwaway container of image, when Docker made it), and a symlink to it is left in its place:
+    the live color's containers keep their mount, and a restart of them finds the same folder."""
+    return ["sh", "-c", _MAKE_DATA_DIR, "sh", target, earlier, image, app_dir]
 
 
 def _first_file_script(paths: Sequence[str], text: str) -> str:
@@ -207,6 +261,11 @@ CONTAINS = "contains"
 def first_file_in(container: str, paths: Sequence[str], text: str = "") -> list[str]:
     """Print the first of paths that exists in a running container (then CONTAINS if it has text)."""
     return ["docker", "exec", container, "sh", "-c", _first_file_script(paths, text)]
+
+
+def read_line_in(container: str, path: str) -> list[str]:
+    """The first line of a file as a running container sees it (shell builtins only, no cat)."""
+    return ["docker", "exec", container, "sh", "-c", 'read -r line < "$1" && echo "$line"', "sh", path]
 
 
 def first_file_in_image(image: str, paths: Sequence[str], text: str = "") -> list[str]:

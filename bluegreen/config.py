@@ -19,7 +19,14 @@ import paramiko
 import yaml
 
 from bluegreen import envfile
-from bluegreen.bundle import Bundle, check_shared_services, parse_service_list, plan_bundle
+from bluegreen.bundle import (
+    NOTHING_RESERVED,
+    Bundle,
+    check_shared_services,
+    parse_service_list,
+    plan_bundle,
+)
+from bluegreen.canary_inputs import CanaryPlan, check_template_weighs, parse_canary
 from bluegreen.colors import COLORS
 from bluegreen.errors import InputError
 from bluegreen.fleet_inputs import (
@@ -30,6 +37,8 @@ from bluegreen.fleet_inputs import (
     parse_hosts,
     parse_parallel,
 )
+from bluegreen.layout import WRITTEN_BESIDE_UPLOADS
+from bluegreen.mounts import normal_volume
 from bluegreen.notify import Webhook, parse_webhook
 from bluegreen.registry_login import RegistryLogin, parse_registry_login
 from bluegreen.release_command import ReleaseCommand, parse_release_command
@@ -44,7 +53,7 @@ ACTION_YML = next(
     (path for path in (PACKAGE / "action.yml", PACKAGE.parent / "action.yml") if path.is_file()),
     PACKAGE.parent / "action.yml",
 )
-COMMANDS = ("deploy", "rollback", "status")
+COMMANDS = ("deploy", "rollback", "status", "promote", "abort")
 SECRET_INPUTS = ("ssh-key", "ssh-key-passphrase", "env", "registry-password", "webhook-url")
 APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 FINGERPRINT = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}=?$")
@@ -125,6 +134,8 @@ class Config:
     parallel: int = 10
     batch_size: BatchSize = dataclasses.field(default_factory=BatchSize)
     batch_wait: float = 0.0
+    canary: CanaryPlan | None = None
+    """`strategy: canary`: how traffic moves in steps; None: blue-green (all at once)."""
 
     def __repr__(self) -> str:  # never print the key
         return f"Config(app_name={self.app_name!r}, host={self.host!r}, command={self.command!r})"
@@ -161,7 +172,7 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
         connect_timeout=_seconds(values, "connect-timeout"),
         app_name=_app_name(values["app-name"]),
         compose_files=(compose_files := _compose_files(values["compose-file"], workspace)),
-        bundles=_bundles(compose_files, workspace) if command == "deploy" else {},
+        bundles=_bundles(compose_files, workspace, values["shared-services"]) if command == "deploy" else {},
         shared_services=parse_service_list(values["shared-services"]),
         image=_image(values["image"]),
         app_env=parse_app_env(values["env"]),
@@ -188,7 +199,10 @@ def parse_inputs(raw: Mapping[str, str], workspace: Path = Path(".")) -> Config:
         parallel=parse_parallel(values["parallel"]),
         batch_size=parse_batch_size(values["batch-size"]),
         batch_wait=parse_batch_wait(values["batch-wait"]),
+        canary=parse_canary(values),
     )
+    if config.canary is not None and command != "status":
+        check_template_weighs(config.nginx_template.read_text(), str(config.nginx_template))
     for bundle in config.bundles.values():
         check_shared_services(config.shared_services, bundle)
     release_timeout = _seconds(values, "release-timeout")
@@ -457,14 +471,16 @@ def _proxy_volumes(text: str) -> tuple[str, ...]:
                 f"line {number} is {line!r}, not host-path:container-path[:ro]",
                 "Write one mount per line with absolute paths, e.g. /etc/letsencrypt:/etc/letsencrypt:ro",
             )
-        volumes.append(line)
+        volumes.append(normal_volume(line))  # as Docker stores it: `/srv/certs/` is `/srv/certs`
     return tuple(volumes)
 
 
-def _bundles(files: dict[str, tuple[Path, ...]], workspace: Path) -> dict[str, Bundle]:
+def _bundles(files: dict[str, tuple[Path, ...]], workspace: Path, shared: str) -> dict[str, Bundle]:
     shared_by_colors = len(set(files.values())) == 1
+    # The shared services' files are uploaded into the directory where bluegreen writes its own.
+    reserved = WRITTEN_BESIDE_UPLOADS if parse_service_list(shared) else NOTHING_RESERVED
     return {
-        color: plan_bundle(paths, workspace.resolve(), shared_by_colors=shared_by_colors)
+        color: plan_bundle(paths, workspace.resolve(), shared_by_colors=shared_by_colors, reserved=reserved)
         for color, paths in files.items()
     }
 

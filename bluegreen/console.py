@@ -12,7 +12,10 @@ from bluegreen.errors import Cancelled
 def main() -> int:
     cancellation.install()
     try:
-        from bluegreen.cli import main as run_cli
+        # A signal raised inside the import machinery (a module lock's weakref callback, say) is
+        # printed as an ignored exception with a traceback: the cancel waits until imports end.
+        with cancellation.shielded():
+            from bluegreen.cli import main as run_cli
     except Cancelled as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

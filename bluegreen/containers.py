@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     import docker
@@ -68,6 +68,36 @@ def stop_project(client: docker.DockerClient, project: str, timeout: int = 10) -
             container.stop(timeout=timeout)
             stopped.append(str(container.name))
     return stopped
+
+
+NO_RESTART = {"Name": "no", "MaximumRetryCount": 0}
+
+
+def restart_policies(client: docker.DockerClient, project: str) -> dict[str, dict[str, Any]]:
+    """Container id -> its restart policy, for the project's containers that have one."""
+    policies = {}
+    for container in project_containers(client, project):
+        policy = (container.attrs.get("HostConfig") or {}).get("RestartPolicy") or {}
+        if policy.get("Name") not in (None, "", "no"):
+            policies[str(container.id)] = {
+                "Name": str(policy["Name"]),
+                "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0),
+            }
+    return policies
+
+
+def set_restart_policies(client: docker.DockerClient, policies: dict[str, dict[str, Any]]) -> list[str]:
+    """Give each container (by id) its policy; a container that is gone is skipped."""
+    import docker.errors
+
+    changed = []
+    for container_id, policy in policies.items():
+        try:
+            client.containers.get(container_id).update(restart_policy=cast(Any, policy))
+        except docker.errors.NotFound:
+            continue
+        changed.append(container_id)
+    return changed
 
 
 def start_containers(client: docker.DockerClient, ids: Iterable[str]) -> None:

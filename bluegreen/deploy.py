@@ -45,6 +45,8 @@ def run_command(
         "deploy": fleet.deploy,
         "rollback": fleet.rollback,
         "status": fleet.status,
+        "promote": fleet.promote,
+        "abort": fleet.abort,
     }
     try:
         return commands_by_name[config.command]()

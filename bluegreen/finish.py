@@ -8,14 +8,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bluegreen import commands
-from bluegreen.colors import project_name
-from bluegreen.containers import remove_unused_images, stop_project
+from bluegreen.appdata import data_paths, kept_releases
+from bluegreen.containers import remove_unused_images
 from bluegreen.docker_state import ContainerState
 from bluegreen.errors import BluegreenError, Cancelled
 from bluegreen.host_run import HostRun, now_iso
 from bluegreen.prepare import Prepared
 from bluegreen.records import Release
 from bluegreen.state import State
+from bluegreen.stopped_color import stop_color
 from bluegreen.untrusted import printable
 
 
@@ -46,7 +47,7 @@ def finish(run: HostRun, prepared: Prepared) -> State:
             with run.timer.phase("stop-old"):
                 if plan.live == plan.target:  # never stop the color just switched to
                     raise BluegreenError(f"refusing to stop {plan.live}: it is the color now serving")
-                stop_project(run.host.docker(), project_name(run.app, plan.live))
+                stop_color(run.host, run.layout, run.app, plan.live)
         step = "cleanup"
         _remove_older_releases(run, release)  # not before the switch: it would wait on this
         _remove_unused(run, prepared.replaced_images)
@@ -62,7 +63,13 @@ def finish(run: HostRun, prepared: Prepared) -> State:
 def _remove_older_releases(run: HostRun, release: Release) -> None:
     """The target's earlier files: its containers now run from this release's."""
     folder = run.layout.releases_dir(release.color)
-    result = run.host.run(commands.remove_all_but(folder, release.release_id))
+    data = data_paths(run.config.bundles[release.color]) if run.config.bundles else ()
+    result = run.host.run(commands.remove_older_releases(folder, release.release_id, data))
+    for kept in kept_releases(result.stdout):
+        run.report.warning(
+            f"kept the older release {kept}: it holds what the app wrote; move that into "
+            f'{run.layout.data_dir} (see the README, "Where your app\'s data lives") or remove it'
+        )
     if not result.ok:
         run.report.warning(
             f"could not remove older releases in {folder}: {printable(result.stderr.strip(), 500)}"

@@ -19,6 +19,8 @@ from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import asdict, dataclass, replace
 
 from bluegreen.at_once import at_once
+from bluegreen.canary import Canary
+from bluegreen.canary_gate import refuse_while_paused, take_back_stale_split
 from bluegreen.detect import locked, preflight
 from bluegreen.errors import BluegreenError, Cancelled, Failure
 from bluegreen.finish import finish
@@ -29,8 +31,8 @@ from bluegreen.progress import Reporter, Timer
 from bluegreen.records import new_release_id
 from bluegreen.result import HostOutcome, Result
 from bluegreen.state import State
-from bluegreen.switch import BlueGreen, Strategy
-from bluegreen.target import host_result, host_status
+from bluegreen.switch import Strategy
+from bluegreen.target import abort, host_result, host_status, promote, strategy_for
 
 WATCH_EVERY = 1.0
 """Seconds between the verifications of a switched batch during `batch-wait`."""
@@ -127,14 +129,39 @@ class Fleet:
     def rollback(self) -> Result:
         return self._change(lambda prepare: prepare.rollback())
 
+    def promote(self) -> Result:
+        return promote(self._one_for("promote"))
+
+    def abort(self) -> Result:
+        return abort(self._one_for("abort"))
+
+    def _one_for(self, what: str) -> HostRun:
+        """A canary runs on one host: its promote and abort too."""
+        if self.several:
+            raise BluegreenError(
+                f"{what} is for a canary, which runs on one host (`host`); nothing was changed"
+            )
+        return self.members[0].run
+
     def _change(self, bring_up: Callable[[Prepare], Prepared]) -> Result:
+        if self.several and self.config.canary is not None:
+            raise BluegreenError(
+                "strategy canary runs on one host (`host`); with `hosts`, switch the fleet in batches "
+                "(`batch-size`, `batch-wait`); nothing was changed"
+            )
         self._each("preflight", lambda m: preflight(m.run), self.members, "nothing was changed on any host")
         with ExitStack() as locks:
             for member in sorted(self.members, key=lambda m: m.name):
                 self._lock(member, locks)
+            for member in self.members:
+                refuse_while_paused(member.run)
+                take_back_stale_split(member.run)
             try:
                 self._prepare(bring_up)
                 self._switch()
+                paused = self._paused_canary()
+                if paused is not None:
+                    return paused
                 return self._finish()
             except BaseException as exc:  # a signal between two steps too: whatever was done is undone
                 if not self.undone and not self.finishing:
@@ -174,7 +201,8 @@ class Fleet:
 
     def _switch(self) -> None:
         for member in self.members:
-            member.strategy = BlueGreen(member.run)
+            assert member.prepared is not None
+            member.strategy = strategy_for(member.run, member.prepared)
         groups = batches(self.members, self.config.batch_size)
         for number, batch in enumerate(groups, start=1):
             name = f"switch {number}/{len(groups)}" if len(groups) > 1 else "switch"
@@ -188,6 +216,17 @@ class Fleet:
                     if not self.several and undo_failures:
                         raise next(iter(undo_failures.values()))
                     raise self._error(failures, "switch", self._unchanged(undo_failures))
+
+    def _paused_canary(self) -> Result | None:
+        """A canary at a `pause` step ends the run there, unfinished (one host)."""
+        member = self.members[0]
+        strategy = member.strategy
+        if self.several or not isinstance(strategy, Canary) or strategy.paused is None:
+            return None
+        assert member.prepared is not None
+        member.status = "paused"
+        result = host_result(member.run, member.prepared, None, canary=strategy.paused.describe())
+        return replace(result, hosts=(member.outcome(),))
 
     def _switch_one(self, member: Member) -> None:
         assert member.strategy is not None and member.prepared is not None
@@ -337,7 +376,9 @@ class Fleet:
     def _result(self, deploy_id: str) -> Result:
         first = self.members[0]
         assert first.prepared is not None and first.state is not None
-        result = host_result(first.run, first.prepared, first.state)
+        strategy = first.strategy
+        canary = strategy.summary() if isinstance(strategy, Canary) else ""
+        result = host_result(first.run, first.prepared, first.state, canary=canary)
         modes = {m.run.switch_mode for m in self.members}
         return replace(
             result,

@@ -113,7 +113,7 @@ class HostRun:
             )
         return ManagedProxy(
             self.host, self.app, self.layout, config.proxy_image, config.proxy_volumes, self.report,
-            self.proxy_compose,
+            self.proxy_compose, http_port=config.http_port,
         )  # fmt: skip
 
     def nginx_template(self) -> Template:

@@ -15,6 +15,7 @@ from bluegreen.containers import project_states
 from bluegreen.errors import UnreadableFile
 from bluegreen.host_run import HostRun
 from bluegreen.records import Release
+from bluegreen.stopped_color import stop_color
 
 ENV_FILE_MODE = 0o600
 
@@ -68,4 +69,5 @@ def put_back(run: HostRun, kept: Kept, containers_replaced: bool) -> None:
             f"{color}'s kept release is recreated from its files, but its image tag now names another "
             "image than it ran: a rollback would run that one"
         )
+    stop_color(run.host, run.layout, run.app, color)  # created with its restart policy: taken away
     run.report.info(f"{color} holds its kept release again, stopped: a rollback still goes back to it")

@@ -12,9 +12,10 @@ from __future__ import annotations
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 
+from bluegreen.appdata import refuse_include_on_v1
 from bluegreen.candidate import render_candidate
 from bluegreen.colors import FIRST_COLOR, other, project_name
-from bluegreen.containers import project_images, remove_project, stop_project
+from bluegreen.containers import project_images, remove_project
 from bluegreen.detect import choose_ports, detect, rollback_target, use_recorded
 from bluegreen.docker_state import ContainerState
 from bluegreen.host_run import HostRun
@@ -25,6 +26,7 @@ from bluegreen.records import Release
 from bluegreen.smoke import SmokeCheck, run_smoke
 from bluegreen.start_color import start_kept, start_new
 from bluegreen.state import State
+from bluegreen.stopped_color import restore_restart_policies, stop_color
 from bluegreen.upload import upload
 
 DEPLOYED, ROLLED_BACK = "deployed", "rolled-back"
@@ -71,12 +73,13 @@ class Prepare:
     def deploy(self) -> Prepared:
         run = self.run
         run.find_compose_soon()  # while detecting
+        refuse_include_on_v1(run.config.bundles, run.compose_cmd, run.host.name)
         with run.timer.phase("detect"):
             state, live = detect(run)
-            claim(run.host.docker(), run.app, run.layout.app_dir)
             target = other(live) if live else FIRST_COLOR
             run.live, run.target = live, target
             choose_ports(run, target, live)
+            claim(run.host.docker(), run.app, run.layout.app_dir)
             run.report.info(f"live color: {live or 'none (first deploy)'}; deploying {target}")
             run.find_switch_mode()
         candidate = render_candidate(run, target, live)
@@ -117,6 +120,7 @@ class Prepare:
                     start_kept(run, plan.release)
                 else:
                     start_new(run, plan.release, self._replacing)
+                restore_restart_policies(run.host, run.layout, plan.target)
             with run.timer.phase("health"):
                 states = run.gate.wait(
                     plan.target, project, run.ports[plan.target], lambda: _fail_early(validation)
@@ -158,7 +162,7 @@ class Prepare:
         try:
             if plan.outcome == ROLLED_BACK:  # kept stays kept: stopped, never removed
                 run.report.warning(f"stopping {plan.target} again; nginx and the live color were not touched")
-                stop_project(run.host.docker(), project)
+                stop_color(run.host, run.layout, run.app, plan.target)
             else:
                 run.report.warning(f"tearing down {plan.target}; nginx and the live color were not touched")
                 remove_project(run.host.docker(), project)

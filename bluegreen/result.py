@@ -40,6 +40,9 @@ class Result:
     """Every host's part, in the order of `hosts`."""
     deploy_id: str = ""
     """The id shared by every host's audit line (deploy, rollback)."""
+    canary: str = ""
+    """A canary: each passed step's figures beside the limits, or the paused canary's split and
+    step (also for `status`); "" otherwise."""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

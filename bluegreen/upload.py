@@ -4,6 +4,7 @@ color's files are not touched), with bluegreen's env file and compose override b
 from __future__ import annotations
 
 from bluegreen import commands
+from bluegreen.appdata import AppData
 from bluegreen.colors import project_name
 from bluegreen.config import env_file_text
 from bluegreen.host_run import SHARED, HostRun, now_iso
@@ -26,7 +27,11 @@ def upload(run: HostRun, target: str) -> Release:
     env_text = env_file_text(config.app_env, compose_v1=compose_v1).encode()
     shared = config.shared_services
     shared_volumes = bundle.volumes_of(shared)
-    overrides = {target: project_override(run.app, project_name(run.app, SHARED), shared_volumes)}
+    live_release = run.records.release(run.live) if run.live else None
+    parts = AppData(run.host, layout, run.app, run.report).prepare(
+        bundle, target, shared, live_release, bool(config.app_env)
+    )
+    overrides = {target: project_override(run.app, project_name(run.app, SHARED), shared_volumes, parts)}
     if shared:
         overrides[SHARED] = project_override(run.app)
     for owner, override in overrides.items():

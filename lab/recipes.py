@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.settings import DEMO_VERSIONS, DEPLOY_UID, IMAGES_DIR
+from lab.settings import DEMO_VARIANTS, DEMO_VERSIONS, DEPLOY_UID, IMAGES_DIR
 
 # Options of every mmdebstrap run: a small tree, no docs, no recommends, no baked host keys.
 MMDEBSTRAP_OPTIONS = (
@@ -92,6 +92,20 @@ DEMO = {
         {"APP_VERSION": version, "APP_FLAVOUR": _FLAVOURS.get(version, "normal")},
     )
     for version in DEMO_VERSIONS
+    if version not in DEMO_VARIANTS
 }
+# Canary tests' bad versions: built on top of demo v2 (its own recipe, so adding them leaves the
+# demo images' tags as they are).
+DEMO.update(
+    {
+        flavour: ImageRecipe(
+            f"demo-{flavour}",
+            RUNTIME_TRIXIE,
+            IMAGES_DIR / "demo_variant",
+            {"DEMO": DEMO["v2"].tag, "VARIANT": flavour},
+        )
+        for flavour in DEMO_VARIANTS
+    }
+)
 
 ALL_IMAGES = (SERVER_V2, SERVER_V1, REGISTRY, NGINX, *DEMO.values())

@@ -24,7 +24,9 @@ LAB_LABEL = "bluegreen.lab"
 MANAGED_LABEL = "bluegreen.managed"
 DEMO_REPOSITORY = "bluegreen-demo"
 NGINX_REPOSITORY = "bluegreen-nginx"
-DEMO_VERSIONS = ("v1", "v2", "slow-start", "broken")
+DEMO_VARIANTS = ("flaky", "slow")
+"""Canary tests' bad versions (lab/images/demo_variant): flaky answers 500 to ~20 %, slow adds ~200 ms."""
+DEMO_VERSIONS = ("v1", "v2", "slow-start", "broken", *DEMO_VARIANTS)
 
 
 def lab_name() -> str:

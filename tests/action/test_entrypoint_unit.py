@@ -121,6 +121,7 @@ def test_result_outputs() -> None:
         "switch-mode": "seamless",
         "deploy-id": "",
         "hosts-json": "[]",
+        "canary": "",
     }
     assert (
         entrypoint.result_outputs(_result(certificate_expires="2027-01-31T12:00:00Z"), 1.0)[
@@ -129,6 +130,12 @@ def test_result_outputs() -> None:
         == "2027-01-31T12:00:00Z"
     )
     assert entrypoint.failure_outputs(2.04) == {"status": "failed", "duration-seconds": "2.0"}
+    assert entrypoint.failure_outputs(2.04, "blue", "green answered 60 request(s)") == {
+        "status": "failed",
+        "duration-seconds": "2.0",
+        "active-color": "blue",
+        "canary": "green answered 60 request(s)",
+    }
 
 
 def test_log_groups_each_phase_and_never_nests_groups() -> None:
@@ -312,5 +319,6 @@ def test_hosts_outputs_and_the_summary_table_per_host() -> None:
     assert "| `10.0.0.1:22` | green | deployed | — | 12.3 |" in summary
     assert "| `10.0.0.2:22` | blue | switched back | verify | 8.0 |" in summary
     assert (
-        entrypoint.failure_outputs(1.0, "blue", outputs["hosts-json"])["hosts-json"] == outputs["hosts-json"]
+        entrypoint.failure_outputs(1.0, "blue", hosts_json=outputs["hosts-json"])["hosts-json"]
+        == outputs["hosts-json"]
     )

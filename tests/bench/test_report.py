@@ -10,7 +10,7 @@ import pytest
 
 from bench import plot, report
 from bench.run import Raw, Settings, dump, load_dump
-from bench.stats import Deploy, Probe, Window
+from bench.stats import Deploy, Probe, Window, check_targets, summarize_strategy
 from bench.strategies import needs_preparation
 from lab.traffic import CLOSED_KEEPALIVE, Record
 
@@ -119,3 +119,17 @@ def test_bluegreen_variants_get_an_unmeasured_deploy_after_another_strategy() ->
     assert needs_preparation("bluegreen", "seed") and needs_preparation("bluegreen-reload", "bluegreen")
     assert not needs_preparation("bluegreen", "bluegreen")
     assert not needs_preparation("seed", "bluegreen-reload") and not needs_preparation("recreate", None)
+
+
+def test_the_proxy_change_row_counts_refused_connections_against_a_target_of_zero() -> None:
+    deploy = _deploy("proxy-change", 0.0, "seamless")
+    refused = Record(12.0, 12.001, 0, "ConnectionRefusedError", "", "", False, False)
+    records = [_ok(7.0), refused, Record(12.1, 12.2, 502, "", "", "", False, False)]
+    summary = summarize_strategy([deploy], records, [])
+    assert (summary["failed_per_rep"], summary["refused_per_rep"]) == ([2], [1])
+    targets = {t.name: t for t in check_targets({"proxy-change": summary})}
+    failed = targets["proxy change: 0 failed requests in every repetition"]
+    refused_target = targets["proxy change: 0 refused connections in every repetition (issue 17.3)"]
+    assert not failed.holds and not refused_target.holds and refused_target.measured == "refused per rep [1]"
+    clean = summarize_strategy([deploy], [_ok(7.0), _ok(12.0)], [])
+    assert all(t.holds for t in check_targets({"proxy-change": clean}))

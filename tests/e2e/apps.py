@@ -106,7 +106,7 @@ def reset(app: App) -> None:
     import docker.errors
 
     client = docker.from_env()
-    for suffix in ("blue", "green", "proxy", "shared"):
+    for suffix in ("blue", "green", "proxy", "proxy-alt", "shared"):
         label = f"com.docker.compose.project={app.name}-{suffix}"
         for container in client.containers.list(all=True, filters={"label": label}):
             container.remove(force=True)

@@ -62,9 +62,17 @@ def other_conf(*includes: str) -> str:
     return f"{head}http {{\n    access_log off;\n{lines}\n}}\n"
 
 
-def reloads_logged(nginx: Any, since: float) -> list[str]:
-    """nginx's own log lines of a reload (a HUP) since a moment."""
-    logs = nginx.logs(since=int(since), stdout=True, stderr=True).decode(errors="replace")
+def a_fresh_second() -> int:
+    """The next whole second, once it has begun: Docker's `logs(since=)` counts whole seconds, so a
+    moment taken inside the second of an earlier reload would count that reload too."""
+    second = int(time.time()) + 1
+    time.sleep(second - time.time())
+    return second
+
+
+def reloads_logged(nginx: Any, since: int) -> list[str]:
+    """nginx's own log lines of a reload (a HUP) since a whole second (see `a_fresh_second`)."""
+    logs = nginx.logs(since=since, stdout=True, stderr=True).decode(errors="replace")
     return [line for line in logs.splitlines() if "SIGHUP" in line or "reconfiguring" in line]
 
 
@@ -135,7 +143,7 @@ def test_nginx_started_with_c_refuses_a_bad_template_and_switches_a_good_one_und
     try:
         app.deploy(lab["images"]["v1"]).expect_ok()
         assert serving(url, server_name) == ("v1", "blue")
-        before, since = live.read_bytes(), time.time()
+        before, since = live.read_bytes(), a_fresh_second()
 
         with Traffic(url, server_name=server_name, **LOAD) as load:  # type: ignore[arg-type]
             time.sleep(0.5)

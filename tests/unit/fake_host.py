@@ -33,6 +33,7 @@ import fnmatch
 import hashlib
 import io
 import itertools
+import posixpath
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -41,7 +42,9 @@ from http import HTTPStatus
 from typing import Any
 
 import docker.errors
+import yaml
 
+from bluegreen import commands
 from bluegreen.errors import UnreadableFile
 from bluegreen.host import READ_LIMIT, CommandResult, Held
 from bluegreen.render import PROXY_CONFIG_DIR
@@ -144,6 +147,16 @@ class FakeContainer:
         """nginx only: the config it runs (read at start and at each HUP)."""
         self.labels: dict[str, str] = {}
         """Labels besides the compose project and service."""
+        self.created = f"2026-12-06T10:00:00.{next(engine.serial):06d}Z"
+        self.bind_mounts: list[dict[str, Any]] = []
+        """Docker's `Mounts` (bind mounts, their paths cleaned as Docker stores them)."""
+        self.sees_folder = True
+        """nginx only: whether the mounted config directory is the one on the host now (False: it
+        was removed and made again, and the container sees an empty folder)."""
+        self.restart_policy: dict[str, Any] = {"Name": "unless-stopped"}
+        self.restarts = 0
+        self.log = f"{self.name} log line\n"
+        self.quitting = False
 
     @property
     def is_nginx(self) -> bool:
@@ -155,30 +168,54 @@ class FakeContainer:
             "Id": self.id,
             "Name": f"/{self.name}",
             "Image": "sha256:" + hashlib.sha256(self.image.encode()).hexdigest(),
-            "RestartCount": 0,
+            "Created": self.created,
+            "RestartCount": self.restarts,
+            "Mounts": self.bind_mounts,
             "State": {"Status": self.status, "ExitCode": self.exit_code},
             "Config": {
                 "Image": self.image,
                 "Labels": {PROJECT_LABEL: self.project, SERVICE_LABEL: self.service, **self.labels},
             },
-            "HostConfig": {"RestartPolicy": {"Name": "unless-stopped"}},
+            "HostConfig": {"RestartPolicy": dict(self.restart_policy)},
         }
 
     def start(self) -> None:
         self._engine.act("start", self)
-        self.status, self.exit_code = "running", 0
+        self._run()
+
+    def _run(self) -> None:
+        self.status, self.exit_code, self.quitting = "running", 0, False
         if self.is_nginx:
-            self.loaded = self._engine.live_config()
+            self.loaded = self._engine.live_config() if self.sees_folder else None
+            if self._engine.cannot_listen(self):
+                self.status, self.restarts, self.workers = "restarting", self.restarts + 1, []
+                self.log = "nginx: [emerg] bind() to 0.0.0.0:80 failed (98: Address already in use)\n"
+                return
             self.workers = [self._engine.worker(), self._engine.worker()]
+
+    def reload(self) -> None:
+        """docker-py's refresh of attrs: the fake's are always current."""
+
+    def update(self, restart_policy: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        self._engine.act("update", self)
+        if restart_policy is not None:
+            self.restart_policy = dict(restart_policy)
 
     def stop(self, timeout: int = 10) -> None:
         self._engine.act("stop", self)
-        if self.status == "running":
+        if self.status in ("running", "restarting"):
             self.status, self.exit_code, self.workers = "exited", 0, []
+            self._engine.note_proxies()
 
     def remove(self, force: bool = False) -> None:
         self._engine.act("remove", self)
         self._engine.all.remove(self)
+        self._engine.note_proxies()
+
+    @property
+    def accepts(self) -> bool:
+        """nginx only: its listening sockets are open (it runs and has not been told to quit)."""
+        return self.status == "running" and not self.quitting and bool(self.workers)
 
     def kill(self, signal: str | int | None = None) -> None:
         self._engine.act("kill", self)
@@ -188,6 +225,12 @@ class FakeContainer:
             for worker in self.workers:
                 worker.polls_left = 2 if worker.polls_left is None else worker.polls_left
             self.workers += [self._engine.worker(), self._engine.worker()]
+        if self.is_nginx and signal == "QUIT" and self.status == "running":
+            # graceful quit: the listening sockets close at once, the workers finish, then nginx exits
+            self.quitting = True
+            for worker in self.workers:
+                worker.polls_left = 2 if worker.polls_left is None else worker.polls_left
+            self._engine.note_proxies()
 
     def top(self) -> dict[str, Any]:
         self._engine.act("top", self)
@@ -200,11 +243,18 @@ class FakeContainer:
                 worker.polls_left -= 1
                 if worker.polls_left <= 0:
                     self.workers.remove(worker)
+        if self.quitting and not self.workers:
+            self.status, self.quitting = "exited", False
+            if (
+                self.restart_policy.get("Name") != "no"
+            ):  # Docker starts a container that exited on its own again
+                self._run()
+            self._engine.note_proxies()
         return {"Titles": TOP_TITLES, "Processes": rows}
 
     def logs(self, tail: int | str = "all", **kwargs: Any) -> bytes:
         self._engine.act("logs", self)
-        return f"{self.name} log line\n".encode()
+        return self.log.encode()
 
 
 class _Containers:
@@ -324,6 +374,25 @@ class FakeDocker:
         self.volumes = _Volumes(self)
         self.networks = _Networks(self)
         self.images = _Images(self)
+        self.busy_ports: set[int] = set()
+        """Ports another program holds (nginx cannot listen there). `FakeHost.foreign` also makes
+        the port answer on 127.0.0.1."""
+        self.proxy_counts: list[int] = []
+        """How many proxies accepted connections after each change of a proxy container."""
+
+    def proxies(self) -> list[FakeContainer]:
+        return [c for c in self.all if c.is_nginx]
+
+    def note_proxies(self) -> None:
+        self.proxy_counts.append(sum(1 for c in self.proxies() if c.accepts))
+
+    def cannot_listen(self, container: FakeContainer) -> bool:
+        """As the kernel decides a bind: the port is another program's, or another nginx holds it
+        and one of the two does not set reuseport."""
+        if self.busy_ports:  # the fake's proxies listen on the app's http port only
+            return True
+        others = [c for c in self.proxies() if c is not container and c.accepts]
+        return bool(others) and any(b"reuseport" not in (c.loaded or b"") for c in [*others, container])
 
     def fail(
         self, op: str, exc: BaseException, project: str | None = None, when: Callable[[], bool] | None = None
@@ -397,6 +466,7 @@ class ComposeCall:
     project: str
     subcommand: str
     args: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
 
 
 def parse_compose(argv: Sequence[str]) -> ComposeCall | tuple[str, ...] | None:
@@ -418,9 +488,18 @@ def parse_compose(argv: Sequence[str]) -> ComposeCall | tuple[str, ...] | None:
     if rest[:1] != ["-p"]:
         return tuple(rest)
     project, rest = rest[1], rest[2:]
+    files = []
     while rest[:1] == ["-f"]:
+        files.append(rest[1])
         rest = rest[2:]
-    return ComposeCall(env, project, rest[0], rest[1:])
+    return ComposeCall(env, project, rest[0], rest[1:], files)
+
+
+def _mount(volume: str) -> dict[str, Any]:
+    """A compose volume line as Docker reports the mount (its paths cleaned)."""
+    parts = volume.split(":")
+    source, destination = (posixpath.normpath(part) for part in parts[:2])
+    return {"Type": "bind", "Source": source, "Destination": destination, "RW": parts[2:] != ["ro"]}
 
 
 class FakeHost:
@@ -451,6 +530,8 @@ class FakeHost:
         """path -> what write_file of that path raises (an SFTP failure, say)."""
         self.argvs: list[tuple[str, ...]] = []
         self.unscripted: list[tuple[str, ...]] = []
+        self.data_dirs: list[str] = []
+        """The data folders commands.make_data_dir was asked to make."""
         self.command_failures: list[CommandFailure] = []
         self.answers: dict[int, tuple[int, dict[str, str]]] = {}
         """port -> (status, headers) answered instead of the modelled answer."""
@@ -524,8 +605,21 @@ class FakeHost:
         return color, int(found.group(1)) if found else None
 
     def _running_proxy(self) -> FakeContainer | None:
-        running = [c for c in self.engine.project(f"{self.app}-proxy") if c.status == "running"]
-        return running[0] if running else None
+        """The proxy a new connection reaches: the newest of those whose sockets are open."""
+        accepting = [c for c in self.proxy_containers() if c.accepts]
+        return accepting[-1] if accepting else None
+
+    def proxy_containers(self) -> list[FakeContainer]:
+        return [c for c in self.engine.all if c.project in self.proxy_projects]
+
+    @property
+    def proxy_projects(self) -> tuple[str, str]:
+        return (f"{self.app}-proxy", f"{self.app}-proxy-alt")
+
+    def foreign(self, port: int) -> None:
+        """Another program (the host's own nginx, say) listens on port, on 127.0.0.1 too."""
+        self.engine.busy_ports.add(port)
+        self.answers[port] = (200, {"Server": "nginx/1.22.1"})
 
     def _color_runs(self, color: str) -> bool:
         return "running" in self.engine.statuses(f"{self.app}-{color}")
@@ -589,16 +683,31 @@ class FakeHost:
             return CommandResult(argv, 0, made + "\n", "")
         if argv[:1] == ("env",) and argv[2:4] in (("docker", "login"), ("docker", "logout")):
             return self._registry(argv, stdin)
-        if argv[:1] == ("find",) and "-name" in argv:  # commands.remove_all_but
-            folder, keep = argv[1], argv[argv.index("-name") + 1]
-            for path in [p for p in self.files if p.startswith(f"{folder}/")]:
-                if path[len(folder) + 1 :].split("/", 1)[0] != keep:
-                    del self.files[path]
+        if argv[:2] == ("sh", "-c") and argv[2] == commands._REMOVE_OLDER_RELEASES:
+            return self._remove_older_releases(argv)
+        if argv[:2] == ("sh", "-c") and argv[2] == commands._MAKE_DATA_DIR:
+            self.data_dirs.append(argv[4])
             return ok
         if argv[:2] == ("flock", "--nonblock"):
             return CommandResult(argv, 1, "", "") if self.lock_taken_by_other else ok
-        if argv[:2] in (("docker", "exec"), ("docker", "run")) and argv[-5:-3] == ("nginx", "-t"):
+        if argv[:2] == ("docker", "exec") and argv[-5:-3] == ("nginx", "-t"):
+            if not self._exec_target(argv[2]).sees_folder:
+                return CommandResult(
+                    argv, 1, "", f'nginx: [emerg] open() "{argv[-1]}" failed (2: No such file)'
+                )
             return ok
+        if argv[:2] == ("docker", "run") and argv[-5:-3] == ("nginx", "-t"):
+            return ok
+        if (
+            argv[:2] == ("docker", "exec")
+            and argv[3:5] == ("sh", "-c")
+            and argv[5].startswith("read -r line <")
+        ):
+            inside = argv[-1].replace(PROXY_CONFIG_DIR, f"{self.app_dir}/nginx")
+            content = self.files.get(inside) if self._exec_target(argv[2]).sees_folder else None
+            if content is None:
+                return CommandResult(argv, 2, "", f"sh: 1: cannot open {argv[-1]}: No such file")
+            return CommandResult(argv, 0, content.decode().splitlines()[0] + "\n", "")
         if argv[:2] in (("docker", "exec"), ("docker", "run")) and "ngx_http_js_module.so" in argv[-1]:
             if self.njs:
                 return CommandResult(argv, 0, f"{NJS_MODULE}\ncontains\n", "")
@@ -635,6 +744,21 @@ class FakeHost:
         self.unscripted.append(argv)
         return CommandResult(argv, 127, "", f"fake host: no script for {argv}")
 
+    def _remove_older_releases(self, argv: tuple[str, ...]) -> CommandResult:
+        """As commands.remove_older_releases, except ownership (the fake's files have no owner)."""
+        folder, keep, data = argv[4], argv[5], argv[6:]
+        releases = {p[len(folder) + 1 :].split("/", 1)[0] for p in self.files if p.startswith(f"{folder}/")}
+        kept = []
+        for release in sorted(releases - {keep}):
+            inside = [p for p in self.files if p.startswith(f"{folder}/{release}/")]
+            held = next((d for d in data if any(f"/{release}/{d}/" in p for p in inside)), "")
+            if held:
+                kept.append(f"{commands.KEPT_RELEASE} {folder}/{release} ({held})\n")
+                continue
+            for path in inside:
+                del self.files[path]
+        return CommandResult(argv, 0, "".join(kept), "")
+
     def _compose(self, call: ComposeCall) -> None:
         containers = self.engine.project(call.project)
         if call.subcommand == "stop":
@@ -643,20 +767,41 @@ class FakeHost:
                     container.status = "exited"
         elif call.subcommand == "down":
             self.engine.discard(call.project)
+        elif call.subcommand == "up" and call.project in self.proxy_projects:
+            self._compose_up_proxy(call, containers)
         elif call.subcommand == "up":
-            proxy = call.project == f"{self.app}-proxy"
             named = [arg for arg in call.args if not arg.startswith("-")]
-            services = ("nginx",) if proxy else tuple(named) or self.services
-            image = "nginx:1.27" if proxy else call.env.get("BLUEGREEN_IMAGE", f"{self.app}:latest")
-            for service in services:
+            image = call.env.get("BLUEGREEN_IMAGE", f"{self.app}:latest")
+            for service in tuple(named) or self.services:
                 old = [c for c in containers if c.service == service]
-                if proxy and any(c.status == "running" for c in old):
-                    continue  # up to date
                 for container in old:  # recreated: a new deploy's containers replace the old ones
                     self.engine.all.remove(container)
                 created = self.engine.create(call.project, service, image)
                 if "--no-start" not in call.args:
                     created.start()
+
+    def _compose_up_proxy(self, call: ComposeCall, containers: list[FakeContainer]) -> None:
+        """As compose: a running container made from the same file stays; else it is recreated
+        (the old one stopped and removed first), with the file's image and mounts."""
+        service = yaml.safe_load(self.files[call.files[0]])["services"]["nginx"]
+        mounts = [_mount(volume) for volume in service["volumes"]]
+        for container in containers:
+            if (container.image, container.bind_mounts) != (service["image"], mounts):
+                continue
+            if container.status in ("running", "restarting"):  # restarting: Docker's backoff, later
+                return
+            if container.status == "exited":
+                container.start()
+                return
+        for container in containers:
+            container.stop()
+            container.remove()
+        fresh = self.engine.create(call.project, "nginx", service["image"])
+        fresh.bind_mounts = mounts
+        fresh.start()
+
+    def _exec_target(self, name: str) -> FakeContainer:
+        return next(c for c in self.engine.all if c.name == name)
 
     def hold(self, argv: Sequence[str], ready_line: str, timeout: float) -> Held | CommandResult:
         if self.lock_taken_by_other:

@@ -61,6 +61,7 @@ def test_a_lone_compose_file_lands_at_the_root(ws: Path) -> None:
         compose_files=("compose.yml",),
         services=("web",),
         total_bytes=len(WEB),
+        images={"web": "app"},
     )
 
 

@@ -115,6 +115,7 @@ def test_deploy_help_groups_the_flags(capsys: pytest.CaptureFixture[str]) -> Non
         "fleet options:",
         "registry options:",
         "notification options:",
+        "canary options:",
         "general options:",
     ]
     timing = out.split("timing options:")[1].split("general options:")[0]

@@ -123,23 +123,21 @@ def test_free_text_fields_lose_control_characters() -> None:
 # ---- the cleanup command refuses to widen ---------------------------------------------------------
 
 
-def test_remove_all_but_keeps_the_named_entry() -> None:
-    assert commands.remove_all_but("/srv/shop/blue/releases", "20260101T120000-0a1b2c") == [
-        "find", "/srv/shop/blue/releases", "-mindepth", "1", "-maxdepth", "1",
-        "!", "-name", "20260101T120000-0a1b2c", "-exec", "rm", "-rf", "--", "{}", "+",
-    ]  # fmt: skip
+def test_the_cleanup_keeps_the_named_entry() -> None:
+    argv = commands.remove_older_releases("/srv/shop/blue/releases", "20260101T120000-0a1b2c", ["logs"])
+    assert argv[3:] == ["sh", "/srv/shop/blue/releases", "20260101T120000-0a1b2c", "logs"]
 
 
 @pytest.mark.parametrize("keep", ["", "*", "?", "[a-z]*", ".", "..", "a/b", "-x", " x", "x\n"])
-def test_remove_all_but_refuses_a_keep_that_is_not_a_plain_name(keep: str) -> None:
+def test_the_cleanup_refuses_a_keep_that_is_not_a_plain_name(keep: str) -> None:
     with pytest.raises(ValueError, match="refusing"):
-        commands.remove_all_but("/srv/shop/blue/releases", keep)
+        commands.remove_older_releases("/srv/shop/blue/releases", keep, [])
 
 
 @pytest.mark.parametrize("directory", ["", "/", "//", "releases", "./releases"])
-def test_remove_all_but_refuses_a_directory_that_is_not_absolute_below_root(directory: str) -> None:
+def test_the_cleanup_refuses_a_directory_that_is_not_absolute_below_root(directory: str) -> None:
     with pytest.raises(ValueError, match="refusing"):
-        commands.remove_all_but(directory, "20260101T120000-0a1b2c")
+        commands.remove_older_releases(directory, "20260101T120000-0a1b2c", [])
 
 
 # ---- through the routine: a malformed record is no record, with one warning ----------------------

@@ -15,6 +15,7 @@ from typing import Any
 import docker.errors
 import pytest
 
+from bluegreen import commands
 from bluegreen.config import DEFAULT_TEMPLATE, Config, parse_inputs
 from bluegreen.deploy import Result, run_command
 from bluegreen.errors import Cancelled, Failure, UnreadableFile
@@ -139,7 +140,8 @@ def test_a_colors_older_releases_are_removed_once_it_serves(fake: FakeHost, work
     (first_blue,) = releases_of(fake, "blue")
     assert len(releases_of(fake, "green")) == 1
     routed_at_removal: list[str | None] = []
-    fake.fail_command("find", exit_code=0, effect=lambda: routed_at_removal.append(fake.proxy_route()))
+    removal, note = commands._REMOVE_OLDER_RELEASES, lambda: routed_at_removal.append(fake.proxy_route())
+    fake.fail_command(removal, exit_code=0, effect=note)
     deployed(fake, workspace, "v3")
     assert routed_at_removal == ["blue"], "removed only once nginx serves the new release (not before)"
     fake.command_failures.clear()
@@ -616,4 +618,23 @@ def test_a_new_port_for_the_live_color_applies_when_it_is_started_again(
     assert (result.active_color, result.switch_mode) == ("green", "reload")
     assert fake.engine.ops("kill") == [("kill", f"{PROXY}-nginx-1")]
     assert any(line.startswith("switched with a reload") for line in reporter.infos), reporter.infos
+    assert fake.proxy_route() == "green"
+
+
+def test_a_port_the_other_color_still_holds_is_refused_before_anything_changes(
+    fake: FakeHost, workspace: Path
+) -> None:
+    deployed(fake, workspace, "v1", "v2")  # green live on 8082
+    fake.clear_records()
+
+    with pytest.raises(Failure) as caught:
+        run_command(
+            inputs(workspace, "deploy", "v3", **{"blue-port": "8082", "green-port": "8090"}), fake, Recorder()
+        )
+
+    assert str(caught.value) == (
+        "blue-port 8082 is the port green was started with and still holds; give blue another port "
+        "(change one color's port per deploy); nothing was changed"
+    )
+    assert_nothing_changed(fake, [])
     assert fake.proxy_route() == "green"

@@ -28,12 +28,20 @@ FILES = SeamlessFiles("/etc/bluegreen-nginx/bluegreen.js", "/etc/bluegreen-nginx
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "bluegreen" / "templates" / "nginx.conf.j2"
 
 
+LOG_LINES = (
+    "log_format bluegreen_shop_eu_canary '$upstream_addr $status $upstream_response_time $uri';\n"
+    "access_log /tmp/bluegreen-shop_eu-canary.log bluegreen_shop_eu_canary if=$log_bluegreen_shop_eu;\n"
+)
+"""Only a split's requests are recorded (the variable is empty otherwise)."""
+
+
 def test_reload_mode_names_the_live_color_only() -> None:
     variables = template_variables("shop-eu", PORTS, "green", None)
     assert variables == {
         "bluegreen_main": "",
         "bluegreen_upstreams": (
             "upstream shop_eu_backend {\n    server 127.0.0.1:8082;\n    keepalive 32;\n}\n"
+            'map $host $log_bluegreen_shop_eu {\n    default "";\n}\n' + LOG_LINES
         ),
         "bluegreen_backend": "shop_eu_backend",
     }
@@ -47,10 +55,11 @@ def test_seamless_mode_defines_both_colors_and_reads_the_live_one_per_request() 
         "js_shared_dict_zone zone=bluegreen_shop_eu_live:1m;\n"
         "js_import bluegreen_shop_eu from /etc/bluegreen-nginx/bluegreen.js;\n"
         "js_set $bluegreen_shop_eu_upstream bluegreen_shop_eu.upstream;\n"
+        "js_set $log_bluegreen_shop_eu bluegreen_shop_eu.recording;\n"
         "upstream bluegreen_shop_eu_blue {\n    server 127.0.0.1:8081;\n    keepalive 32;\n"
         "    keepalive_timeout 1s;\n}\n"
         "upstream bluegreen_shop_eu_green {\n    server 127.0.0.1:8082;\n    keepalive 32;\n"
-        "    keepalive_timeout 1s;\n}\n"
+        "    keepalive_timeout 1s;\n}\n" + LOG_LINES
     )
     # Nothing in it depends on the live color: a switch does not change the config.
     assert variables == template_variables("shop-eu", PORTS, "blue", FILES)
@@ -87,7 +96,7 @@ def test_the_default_template_is_the_same_for_both_colors_in_seamless_mode() -> 
 
 def test_njs_module_reads_the_active_file_and_falls_back_to_what_was_switched_to() -> None:
     module = njs_module("shop", "/etc/bluegreen-nginx/active", "green")
-    assert "fs.readFileSync(\"/etc/bluegreen-nginx/active\", 'utf8').trim()" in module
+    assert "fs.readFileSync(\"/etc/bluegreen-nginx/active\", 'utf8').trim().split('\\n')" in module
     assert 'const NAMES = ["bluegreen_shop_blue", "bluegreen_shop_green"];' in module
     # only a name of one of the app's colors is used; the last one read is kept in shared memory
     assert "const valid = NAMES.includes(name);" in module
@@ -96,7 +105,7 @@ def test_njs_module_reads_the_active_file_and_falls_back_to_what_was_switched_to
     assert "else { name = memory.get('live') || ''; }" in module
     # the last resort is the color bluegreen switched to, not always blue (issue 17, finding 1)
     assert 'return NAMES.includes(name) ? name : "bluegreen_shop_green";' in module
-    assert module.endswith("export default { upstream };\n")
+    assert module.endswith("export default { upstream, recording };\n")
 
 
 def test_njs_module_without_shared_memory_falls_back_to_what_was_switched_to() -> None:
