@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -119,24 +118,14 @@ def markdown(doc: dict[str, Any]) -> list[str]:
 
 
 def remove_apps(lab: dict[str, Any]) -> None:
-    """The bench's apps off every fleet host (their projects, network, claim and directory)."""
-    import shutil
-
+    """The bench's app off every fleet host (its projects, network, claim and directory)."""
     import docker
-    import docker.errors
+
+    from lab.cleanup import remove_app
 
     for engine in lab["fleet"]["engines"]:
         client = docker.DockerClient(base_url=engine["docker_host"])
         try:
-            for app in (APP,):
-                for suffix in ("blue", "green", "proxy", "shared"):
-                    label = f"com.docker.compose.project={app}-{suffix}"
-                    for container in client.containers.list(all=True, filters={"label": label}):
-                        container.remove(force=True)
-                for network in client.networks.list(names=[f"bluegreen-{app}"]):
-                    network.remove()
-                with suppress(docker.errors.NotFound):
-                    client.volumes.get(f"bluegreen-owner-{app}").remove(force=True)
-                shutil.rmtree(Path(engine["deploy_dir"]) / app, ignore_errors=True)
+            remove_app(client, APP, Path(engine["deploy_dir"]) / APP)
         finally:
             client.close()

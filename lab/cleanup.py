@@ -6,6 +6,7 @@ lab, which owns the machine), and their networks and volumes. Images stay (they 
 from __future__ import annotations
 
 import contextlib
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +77,22 @@ def remove_lab_resources(client: docker.DockerClient, root: Path) -> None:
             say(f"removing volume {volume.name}")
             with contextlib.suppress(docker.errors.NotFound):
                 volume.remove(force=True)
+
+
+APP_PROJECT_SUFFIXES = ("blue", "green", "proxy", "proxy-alt", "shared")
+
+
+def remove_app(client: docker.DockerClient, app: str, app_dir: Path) -> None:
+    """What deploys of one app left on one engine: its compose projects' containers and volumes,
+    its network, its owner claim, and its directory on the host."""
+    for suffix in APP_PROJECT_SUFFIXES:
+        label = f"{PROJECT}={app}-{suffix}"
+        for container in client.containers.list(all=True, filters={"label": label}):
+            container.remove(force=True)
+        for volume in client.volumes.list(filters={"label": label}):
+            volume.remove(force=True)
+    for network in client.networks.list(names=[f"bluegreen-{app}"]):
+        network.remove()
+    with contextlib.suppress(docker.errors.NotFound):
+        client.volumes.get(f"bluegreen-owner-{app}").remove(force=True)
+    shutil.rmtree(app_dir, ignore_errors=True)

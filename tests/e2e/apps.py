@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -16,6 +15,7 @@ from typing import Any
 
 import docker
 
+from lab.cleanup import remove_app
 from lab.inputs import as_flags, deploy_inputs
 from lab.traffic import Record, Traffic
 
@@ -101,23 +101,11 @@ class Run:
 def reset(app: App) -> None:
     """Remove what earlier runs left of this app: its compose projects, its shared volumes, its
     network, its owner claim and its directory."""
-    import shutil
-
-    import docker.errors
-
     client = docker.from_env()
-    for suffix in ("blue", "green", "proxy", "proxy-alt", "shared"):
-        label = f"com.docker.compose.project={app.name}-{suffix}"
-        for container in client.containers.list(all=True, filters={"label": label}):
-            container.remove(force=True)
-        for volume in client.volumes.list(filters={"label": label}):
-            volume.remove(force=True)
-    for network in client.networks.list(names=[f"bluegreen-{app.name}"]):
-        network.remove()
-    with contextlib.suppress(docker.errors.NotFound):
-        client.volumes.get(f"bluegreen-owner-{app.name}").remove(force=True)
-    client.close()
-    shutil.rmtree(app.app_dir, ignore_errors=True)
+    try:
+        remove_app(client, app.name, app.app_dir)
+    finally:
+        client.close()
 
 
 def app_maker(lab: dict[str, Any], prefix: str = "") -> Iterator[Callable[..., App]]:

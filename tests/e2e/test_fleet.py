@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ import docker
 import docker.errors
 import pytest
 
+from lab.cleanup import remove_app
 from lab.fleet import server_name
 from lab.inputs import as_flags
 from lab.readiness import sshd_answers, wait_until
@@ -96,15 +95,7 @@ class FleetApp:
     def reset(self) -> None:
         """Remove the app from every host: its projects, network, owner claim and directory."""
         for engine, client in self.engines():
-            for suffix in ("blue", "green", "proxy", "shared"):
-                label = f"com.docker.compose.project={APP}-{suffix}"
-                for container in client.containers.list(all=True, filters={"label": label}):
-                    container.remove(force=True)
-            for network in client.networks.list(names=[f"bluegreen-{APP}"]):
-                network.remove()
-            with suppress(docker.errors.NotFound):
-                client.volumes.get(f"bluegreen-owner-{APP}").remove(force=True)
-            shutil.rmtree(Path(engine["deploy_dir"]) / APP, ignore_errors=True)
+            remove_app(client, APP, Path(engine["deploy_dir"]) / APP)
 
 
 def under_load(action: Callable[[], Run], url: str) -> tuple[Run, list[Record]]:
