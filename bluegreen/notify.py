@@ -28,7 +28,7 @@ from bluegreen.progress import Reporter
 from bluegreen.untrusted import printable
 
 if TYPE_CHECKING:
-    from bluegreen.deploy import Result
+    from bluegreen.result import Result
 
 INPUT = "webhook-url"
 RETRY_DELAYS = (0.5, 1.0, 2.0)
