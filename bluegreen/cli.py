@@ -12,9 +12,9 @@ from importlib import metadata
 from bluegreen import __version__, cancellation
 from bluegreen.cli_inputs import ENV_VARIABLES, FILE_FLAGS, Gathered, cli_naming
 from bluegreen.config import input_specs
-from bluegreen.result import Result
 from bluegreen.errors import Failure, InputError
 from bluegreen.progress import StderrReporter
+from bluegreen.result import Result
 from bluegreen.run import execute
 
 DESCRIPTIONS = {
