@@ -326,12 +326,12 @@ def test_managed_proxy_serves_tls_with_proxy_volumes(lab: dict[str, Any], tmp_pa
         assert run.exit_code == 0, run.stderr
         assert failures(records) == [], describe_failures(records)
         assert site.serving() == ("v2", "green")
-        # A changed input is applied, and said: the proxy is recreated (not under load: that drops
-        # the connections open on it, as the README says).
+        # A changed input is applied, and said: the proxy is replaced (beside the old one; the
+        # replacement under load is tests/e2e/test_proxy_states.py's).
         more = f"{certs}:/etc/letsencrypt:ro\n{certs}:/srv/certs:ro"
         run = app.deploy(lab["images"]["v1"], **{"proxy-volumes": more})
         assert run.exit_code == 0, run.stderr
-        assert f"recreating the proxy: proxy-volumes asks for ['{certs}:/etc/letsencrypt:ro', " in run.stderr
+        assert f"replacing the proxy (proxy-volumes asks for ['{certs}:/etc/letsencrypt:ro', " in run.stderr
         assert site.serving() == ("v1", "blue")
     finally:
         reset(app)
