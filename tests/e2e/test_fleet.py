@@ -323,7 +323,8 @@ def color_containers(client: docker.DockerClient, color: str) -> list[Any]:
 def test_a_hosts_docker_engine_stopped_while_preparing_changes_no_other_host(on_v1: FleetApp) -> None:
     """Host 3's engine stops (its sshd, nginx and both colors with it) once its new color's
     containers exist. Then the engine starts again as `python -m lab fleet-up` does it: its
-    containers come back by their restart policy, so host 3 serves the old color again."""
+    containers come back by their restart policy, so host 3 serves the old color again (its new
+    color, which the run could not take away and says so, runs unrouted until the next deploy)."""
     app, engine = on_v1, on_v1.fleet["engines"][2]
     live = app.served(app.hosts[2])["color"]
     new = {"blue": "green", "green": "blue"}[live]
@@ -355,6 +356,7 @@ def test_a_hosts_docker_engine_stopped_while_preparing_changes_no_other_host(on_
     error = run.stderr[run.stderr.index("error: ") :]
     print(error)
     assert error.startswith(f"error: prepare failed on {app.hosts[2]}"), error
+    assert f"the new color could not be taken away on {app.hosts[2]}" in error, error
     # The demo app exits at once on SIGTERM, as the engine stops every container at once: a request
     # host 3's nginx holds then gets its 502. That is the fault itself, not the deploy: none other fails.
     cut = [
@@ -372,6 +374,7 @@ def test_a_hosts_docker_engine_stopped_while_preparing_changes_no_other_host(on_
 
     wait_until(serves_the_old_color, f"{live} on {app.hosts[2]}", 120)
     assert app.versions() == ["v1"] * 3
+    print(f"left on {app.hosts[2]}:", [(c.name, c.status) for c in color_containers(client, new)])
     client.close()
 
 
