@@ -343,13 +343,23 @@ class Fleet:
         return self.timer.phase(name) if self.several else nullcontext()
 
     def _unchanged(self, undo_failures: dict[Member, BaseException] | None = None) -> str:
-        if not undo_failures:
+        failed = undo_failures or {}
+        left = [m.name for m in self.members if m not in failed and m.prepare and m.prepare.left_running]
+        if not failed and not left:
             return "every host serves its old color again (the new color was taken away on every host)"
-        names = ", ".join(m.name for m in undo_failures)
-        return (
-            f"every other host serves its old color again; {names} could not be switched back: it may "
-            "serve either color, and both are left running there (check it, then deploy again)"
-        )
+        said = []
+        if failed:
+            names = ", ".join(m.name for m in failed)
+            said.append(
+                f"every other host serves its old color again; {names} could not be switched back: it "
+                "may serve either color, and both are left running there"
+            )
+        if left:
+            said.append(
+                f"{'' if failed else 'every host serves its old color again; '}the new color could not be "
+                f"taken away on {', '.join(left)}: it may still run there beside the old one"
+            )
+        return "; ".join(said) + " (check it, then deploy again)"
 
     def _error(self, failures: dict[Member, BaseException], phase: str, after: str) -> BaseException:
         """One error naming the host(s) and the phase; a fleet of one raises its host's own."""

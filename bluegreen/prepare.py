@@ -69,6 +69,8 @@ class Prepare:
         """The release a rollback goes back to, in the color a deploy starts anew."""
         self.touched = False
         """Whether this run started (or recreated) the target's containers: only then are they its to undo."""
+        self.left_running = ""
+        """The target color when the undo could not take it away again (it may still run)."""
 
     def deploy(self) -> Prepared:
         run = self.run
@@ -143,6 +145,8 @@ class Prepare:
         release in the target's color as it was (stopped, rollback-able)."""
         run, plan = self.run, self.plan
         if plan is not None:
+            if self.touched:
+                self.left_running = plan.target  # until taken away: a lost connection stops the undo
             run.proxy.discard()
             if self.touched and not self._take_away(plan):
                 return
@@ -169,6 +173,7 @@ class Prepare:
         except Exception as exc:
             run.report.warning(f"could not take {plan.target} away again: {exc}")
             return False
+        self.left_running = ""
         return True
 
 

@@ -182,6 +182,23 @@ def test_a_prepare_failure_on_one_host_changes_no_host(fleet: list[FakeHost], wo
     )
 
 
+def test_a_new_color_that_cannot_be_taken_away_is_named(fleet: list[FakeHost], workspace: Path) -> None:
+    """Host 3's engine stops while its new color starts: the error does not claim it was taken away."""
+    run(fleet, workspace, version="v1")
+    stopped = ConnectionError("Cannot connect to the Docker daemon")
+    fleet[2].fail_command("compose", GREEN, "up", effect=lambda: fleet[2].engine.fail("list", stopped))
+
+    exc = fails(fleet, workspace)
+
+    assert str(exc).startswith(f"prepare failed on {NAMES[2]}:22 (start): starting green failed")
+    assert str(exc).endswith(
+        f"Every host serves its old color again; the new color could not be taken away on {NAMES[2]}:22: "
+        "it may still run there beside the old one (check it, then deploy again)"
+    ), str(exc)
+    assert colors(fleet) == ["blue", "blue", "blue"]
+    assert [host.engine.statuses(GREEN) == [] for host in fleet[:2]] == [True, True]
+
+
 def test_a_verification_failure_in_the_second_batch_switches_the_first_back(
     fleet: list[FakeHost], workspace: Path
 ) -> None:
