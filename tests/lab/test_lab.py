@@ -19,6 +19,7 @@ from lab.netns import NETNS_DIR
 from lab.registry import registry_tags
 from lab.settings import (
     DEMO_REPOSITORY,
+    DEMO_VERSIONS,
     LAB_LABEL,
     NGINX_REPOSITORY,
     fleet_names,
@@ -218,7 +219,7 @@ def test_an_unknown_host_key_is_refused(lab: dict[str, Any], ssh_binary: str, tm
 
 def test_registry_serves_the_pushed_tags(lab: dict[str, Any]) -> None:
     port = int(lab["registry"].rsplit(":", 1)[1])
-    assert set(lab["images"]) == {"v1", "v2", "slow-start", "broken"}
+    assert set(lab["images"]) == set(DEMO_VERSIONS) == {"v1", "v2", "slow-start", "broken", "flaky", "slow"}
     assert set(registry_tags(port, DEMO_REPOSITORY)) >= set(lab["images"])
     proxy_tag = lab["proxy_image"].rsplit(":", 1)[1]
     assert proxy_tag in registry_tags(port, NGINX_REPOSITORY)
