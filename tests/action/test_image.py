@@ -3,6 +3,7 @@ INPUT_* variables, the workspace and the file-commands directory mounted, agains
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -162,7 +163,15 @@ def check_deploy(run: ActionRun, app: App, image: str, before: str, after: str, 
     assert re.fullmatch(r"\d+\.\d", outputs.pop("duration-seconds"))
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", outputs.pop("deployed-at"))
     assert outputs.pop("deployed-by")
+    assert re.fullmatch(r"\d{8}T\d{6}-[0-9a-f]{6}", outputs.pop("deploy-id"))
+    (host,) = json.loads(outputs.pop("hosts-json"))
+    assert (host["host"], host["active_color"], host["status"]) == (
+        f"{app.lab['host']}:{app.ssh_port}",
+        after,
+        "deployed",
+    )
     assert outputs == {
+        "canary": "",
         "active-color": after,
         "previous-color": "" if before == "none" else before,
         "status": "deployed",
@@ -206,7 +215,9 @@ def test_image_reports_a_failed_deploy_once(action_image: str, app: App, tmp_pat
     assert_secrets_masked(run.log, [key, PASSPHRASE])
     assert_groups_balanced(run.log)
     outputs = parse_outputs(run.outputs)
-    assert outputs.keys() == {"status", "duration-seconds"} and outputs["status"] == "failed"
+    assert outputs.keys() == {"status", "duration-seconds", "hosts-json"} and outputs["status"] == "failed"
+    (host,) = json.loads(outputs["hosts-json"])
+    assert host["status"] == "failed", host
     rows = check_summary(run.summary, app, "failed", "—", "—", broken, switch_row="")
     assert rows[-1].startswith("| health | failed |") or rows[-1].startswith("| start | failed |"), rows
     message = unescape(errors[0].removeprefix("::error::"))
