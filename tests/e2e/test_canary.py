@@ -138,9 +138,12 @@ def test_a_good_canary_reaches_v2_step_by_step_with_the_split_it_asked_for(
     base = {"seamless": 21900, "reload": 21970, "compose-v1": 21980}[mode]
     extra = {"proxy-image": lab["images"]["v1"]} if mode == "reload" else {}
     app = app_with(f"good-{mode}", base, compose_v1=mode == "compose-v1", **extra)
+    # This test measures the split; the latency limit is the slow canary's test. On a busy 2-core
+    # machine one side's p95 can jump 4x for a second (seen: 217 ms against 56 ms, 137 answers).
+    good = {**CANARY, "canary-max-latency-ratio": "10"}
     with SplitWatch(app) as watch, Traffic(app.url, **LOAD) as load:  # type: ignore[arg-type]
         time.sleep(0.5)
-        run = app.deploy(lab["images"]["v2"], **CANARY)
+        run = app.deploy(lab["images"]["v2"], **good)
         time.sleep(1.0)
     result = run.expect_ok()
     assert live(app) == ("v2", "green")
